@@ -1,0 +1,297 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""Fixtures for the notes service's tests.
+
+Every test process (each xdist worker) gets its own database, created and migrated at start and
+dropped at the end, on the configured server (``NOTES_DATABASE_URL``) or on the embedded one.
+The developer's ``notes`` database is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import factory
+import httpx
+import localpg
+import pytest
+from alembic import command
+from alembic.config import Config
+from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.core.config import Settings
+from notes.core.ids import uuid7
+from notes.entities import Note
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+APP_DIR = Path(__file__).resolve().parent
+ROOT = APP_DIR.parent.parent
+EMBEDDED_DATA_DIR = ROOT / ".data" / "postgres"
+
+
+# --- test data -------------------------------------------------------------------------------
+
+
+class NoteFactory(factory.Factory):  # type: ignore[misc]
+    """Note entities, newest last: each one a millisecond after the one before."""
+
+    class Meta:
+        model = Note
+
+    id = factory.LazyFunction(uuid7)
+    contents = factory.Faker("sentence", nb_words=8)
+    category = factory.Iterator(["work", "home", "ideas", ""])
+    creation_date = factory.Sequence(
+        lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)
+    )
+    deleted_at = None
+
+
+class NotePayloadFactory(factory.DictFactory):  # type: ignore[misc]
+    """Bodies for ``POST /notes/``."""
+
+    contents = factory.Faker("sentence", nb_words=8)
+    category = factory.LazyFunction(lambda: f"cat-{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+def note_factory() -> type[NoteFactory]:
+    return NoteFactory
+
+
+@pytest.fixture
+def payload_factory() -> type[NotePayloadFactory]:
+    return NotePayloadFactory
+
+
+# --- the database ----------------------------------------------------------------------------
+
+
+def _server_url() -> str:
+    configured = os.environ.get("NOTES_DATABASE_URL")
+    if configured:
+        return configured
+    return localpg.ensure_running(EMBEDDED_DATA_DIR).url()
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the migration head."""
+    config = Config(str(APP_DIR / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The PostgreSQL server the tests use (its maintenance database)."""
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A migrated database of this test process's own, dropped at the end."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"notes_test_{worker}_{secrets.token_hex(3)}"
+    localpg.create_database(server_url, name)
+    url = localpg.with_database(server_url, name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        localpg.drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(settings.database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits are savepoints inside the test's rolled-back transaction."""
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+def sql_uow(sessions: async_sessionmaker[AsyncSession]) -> SqlUnitOfWork:
+    return SqlUnitOfWork(sessions)
+
+
+# --- the app as a separate process -----------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningApp:
+    """A uvicorn process serving the app, and where to reach it."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_app(
+    database_url: str, log_path: Path, *, wait_ready: bool = True, **env: str
+) -> RunningApp:
+    """Start ``uvicorn`` on a free port; with ``wait_ready``, return once it is ready."""
+    port = free_port()
+    log = log_path.open("wb")
+    process = subprocess.Popen(  # noqa: S603 - fixed command line of our own
+        [
+            sys.executable,
+            "-m",
+            "notes",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "NOTES_DATABASE_URL": database_url, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    app = RunningApp(process, f"http://127.0.0.1:{port}", log_path)
+    if wait_ready:
+        wait_until_ready(app)
+    return app
+
+
+def wait_until_ready(app: RunningApp, timeout: float = 30) -> None:
+    """Poll ``/health/ready`` until it answers 200; fail with the app's log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            pytest.fail(f"the app exited with {app.process.returncode}:\n{app.log()}")
+        try:
+            if httpx.get(app.base_url + "/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    app.process.kill()
+    pytest.fail(f"the app was not ready within {timeout} s:\n{app.log()}")
+
+
+def stop_app(app: RunningApp, timeout: float = 10) -> int:
+    """SIGTERM the app and wait for it; kill it if it does not stop within ``timeout``."""
+    if app.process.poll() is None:
+        app.process.terminate()
+        try:
+            app.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            app.process.kill()
+            app.process.wait()
+    return app.process.returncode
+
+
+@pytest.fixture(scope="session")
+def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of the app running as a separate process on this process's database."""
+    app = start_app(database_url, tmp_path_factory.mktemp("app") / "app.log")
+    try:
+        yield app.base_url
+    finally:
+        stop_app(app)
+
+
+class Launcher:
+    """Starts app processes for one test and stops whatever is left at its end."""
+
+    def __init__(self, database_url: str, tmp_path: Path) -> None:
+        self.database_url = database_url
+        self._tmp_path = tmp_path
+        self._apps: list[RunningApp] = []
+
+    def start(
+        self, *, database_url: str | None = None, wait_ready: bool = True, **env: str
+    ) -> RunningApp:
+        log_path = self._tmp_path / f"app-{len(self._apps)}.log"
+        app = start_app(database_url or self.database_url, log_path, wait_ready=wait_ready, **env)
+        self._apps.append(app)
+        return app
+
+    def stop(self, app: RunningApp, timeout: float = 10) -> int:
+        return stop_app(app, timeout)
+
+    def stop_all(self) -> None:
+        for app in self._apps:
+            stop_app(app)
+
+
+@pytest.fixture
+def launcher(database_url: str, tmp_path: Path) -> Iterator[Launcher]:
+    """Start the app as extra processes within a test."""
+    launcher = Launcher(database_url, tmp_path)
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+
+
+@pytest.fixture
+async def http(app_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running app."""
+    async with httpx.AsyncClient(base_url=app_server, timeout=10) as client:
+        yield client
+
+
+def unique(prefix: str = "t") -> str:
+    """A value no other test uses, for data that must be told apart in a shared database."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_unique() -> Any:
+    """A function giving values no other test uses."""
+    return unique

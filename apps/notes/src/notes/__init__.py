@@ -1,0 +1,1 @@
+"""The notes service: an HTTP API over PostgreSQL, and its background worker."""

@@ -1,0 +1,1 @@
+"""Adapters to the world outside the service: the database, its repositories, migrations."""

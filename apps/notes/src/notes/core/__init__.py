@@ -1,0 +1,1 @@
+"""What every layer may use: configuration, logging, identifiers, time."""

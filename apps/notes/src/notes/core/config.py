@@ -1,0 +1,49 @@
+"""Configuration from the environment (``NOTES_*`` variables), read when the app is built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# apps/notes/migrations, beside the package's source folder.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+
+class Settings(BaseSettings):
+    """The service's settings; each field is read from ``NOTES_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NOTES_", extra="ignore", frozen=True)
+
+    app_name: str = "notes"
+    database_url: Annotated[str, Field(min_length=1)]
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
+    db_connect_attempts: Annotated[int, Field(ge=1)] = 20
+    db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
+    log_level: str = "INFO"
+    max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
+    migrations_dir: Path = MIGRATIONS_DIR
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg(cls, value: str) -> str:
+        """Accept a plain ``postgresql://`` URL and point SQLAlchemy at psycopg 3."""
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value.removeprefix(prefix)
+        if not value.startswith("postgresql+psycopg://"):
+            msg = "NOTES_DATABASE_URL must be a postgresql:// or postgresql+psycopg:// URL"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            msg = f"unknown log level {value!r}"
+            raise ValueError(msg)
+        return level

@@ -1,0 +1,6 @@
+"""SQLAlchemy models, used as the entities passed between the layers."""
+
+from notes.entities.base import Base
+from notes.entities.note import Note
+
+__all__ = ["Base", "Note"]

@@ -1,0 +1,1 @@
+"""The HTTP interface: the app factory, routers, schemas and error mapping."""

@@ -1,0 +1,25 @@
+"""What routes receive through ``Depends``: ready services, taken from the running app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from notes.bootstrap import Container
+from notes.services.notes import NotesService
+
+
+def get_container(request: Request) -> Container:
+    """The container built at start-up."""
+    container: Container = request.app.state.container
+    return container
+
+
+def get_notes_service(request: Request) -> NotesService:
+    """The notes service."""
+    return get_container(request).notes
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]

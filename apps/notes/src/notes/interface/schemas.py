@@ -1,0 +1,93 @@
+"""HTTP schemas: the API's own classes, converted explicitly from entities."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from notes.entities import Note
+from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
+
+Contents = Annotated[str, Field(min_length=1, max_length=CONTENTS_MAX)]
+Category = Annotated[str, Field(max_length=CATEGORY_MAX)]
+
+
+class NoteCreate(BaseModel):
+    """The body of ``POST /notes/``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contents: Contents
+    category: Category = ""
+
+
+class NoteRead(BaseModel):
+    """A note as the API shows it."""
+
+    id: uuid.UUID
+    contents: str
+    category: str
+    creation_date: AwareDatetime
+
+    @classmethod
+    def from_entity(cls, note: Note) -> NoteRead:
+        """The API view of ``note``."""
+        return cls(
+            id=note.id,
+            contents=note.contents,
+            category=note.category,
+            creation_date=note.creation_date,
+        )
+
+
+class Status(BaseModel):
+    """The body of ``GET /``."""
+
+    app: str
+    status: str
+
+
+class Readiness(BaseModel):
+    """The body of ``GET /health/ready``."""
+
+    status: str
+    database: str
+    schema_revision: str | None
+    expected_revision: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class InvalidParam(BaseModel):
+    """One field that failed validation."""
+
+    name: str
+    reason: str
+    location: list[str | int]
+
+
+class ValidationProblem(Problem):
+    """A problem whose cause is invalid input; ``errors`` lists each invalid field."""
+
+    errors: list[InvalidParam]
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route may give."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationProblem if status == 422 else Problem
+        out[status] = {"model": model, "content": {"application/problem+json": {}}}
+    return out

@@ -1,0 +1,1 @@
+"""Business logic. Services receive their ports; they know nothing of HTTP."""

@@ -1,0 +1,19 @@
+"""In-process async publish/subscribe event bus whose listeners form a checked DAG."""
+
+from eventing._bus import EventBus
+from eventing._errors import (
+    CycleError,
+    DuplicateListenerError,
+    EventingError,
+    UnknownListenerError,
+)
+from eventing._result import DispatchResult
+
+__all__ = [
+    "CycleError",
+    "DispatchResult",
+    "DuplicateListenerError",
+    "EventBus",
+    "EventingError",
+    "UnknownListenerError",
+]

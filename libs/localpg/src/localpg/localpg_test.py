@@ -1,0 +1,51 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False
+import psycopg
+import pytest
+
+import localpg
+
+
+def test_with_database_keeps_the_server_and_options():
+    url = "postgresql+psycopg://u:p@/postgres?host=/tmp/sock&port=5433"
+    assert (
+        localpg.with_database(url, "notes")
+        == "postgresql+psycopg://u:p@/notes?host=/tmp/sock&port=5433"
+    )
+
+
+def test_libpq_url_drops_the_driver_suffix():
+    assert localpg.libpq_url("postgresql+psycopg://u@h:1/db") == "postgresql://u@h:1/db"
+
+
+def test_public_names_are_what_all_promises():
+    assert set(localpg.__all__) == {
+        "LocalServer",
+        "create_database",
+        "destroy",
+        "drop_database",
+        "ensure_running",
+        "find_running",
+        "libpq_url",
+        "stop",
+        "with_database",
+    }
+    assert all(hasattr(localpg, name) for name in localpg.__all__)
+
+
+@pytest.mark.integrated
+def test_server_starts_serves_a_new_database_stops_and_is_destroyed(tmp_path):
+    data_dir = tmp_path / "pg"
+    assert localpg.find_running(data_dir) is None
+    server = localpg.ensure_running(data_dir)
+    try:
+        assert localpg.ensure_running(data_dir) == server  # already running: same server
+        localpg.create_database(server.url(), "made_here")
+        with psycopg.connect(server.url("made_here")) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("made_here",)
+        localpg.drop_database(server.url(), "made_here")
+    finally:
+        assert localpg.stop(data_dir) is True
+    assert localpg.find_running(data_dir) is None
+    assert localpg.stop(data_dir) is False
+    localpg.destroy(data_dir)
+    assert not data_dir.exists()
