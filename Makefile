@@ -8,6 +8,8 @@ MAKEFLAGS += --no-print-directory
 
 # Never let uv download an interpreter: the machine's Python 3.11+ is used.
 export UV_PYTHON_DOWNLOADS := never
+# Compile bytecode at install: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set.
+export UV_COMPILE_BYTECODE := 1
 
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8080

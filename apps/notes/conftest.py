@@ -185,7 +185,7 @@ def start_app(
     """Start ``uvicorn`` on a free port; with ``wait_ready``, return once it is ready."""
     port = free_port()
     log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - fixed command line of our own
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",

@@ -43,11 +43,14 @@ async def bootstrap(settings: Settings) -> Container:
         await engine.dispose()
         raise
     sessions = create_session_factory(engine)
+    read_sessions = create_session_factory(engine, autocommit=True)
     container = Container(
         settings=settings,
         engine=engine,
         schema_head=head_revision(settings.migrations_dir),
-        notes=NotesService(lambda: SqlUnitOfWork(sessions)),
+        notes=NotesService(
+            lambda: SqlUnitOfWork(sessions), read_uow=lambda: SqlUnitOfWork(read_sessions)
+        ),
     )
     _logger.info("connected to the database; schema head is %s", container.schema_head)
     return container

@@ -8,7 +8,12 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from notes.core.config import Settings
 
@@ -30,9 +35,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
-    """Sessions that keep loaded attributes after commit, so entities outlive the transaction."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_session_factory(
+    engine: AsyncEngine, *, autocommit: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit, so entities outlive the transaction.
+
+    With ``autocommit`` each statement is its own transaction: right for reads of a single
+    statement, which then cost one round trip instead of three (BEGIN, the query, ROLLBACK).
+    Such sessions must not be used for anything that needs a transaction (writes, locks).
+    """
+    bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
 
 
 def describe(engine: AsyncEngine) -> str:

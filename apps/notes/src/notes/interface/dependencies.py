@@ -9,16 +9,20 @@ from fastapi import Depends, Request
 from notes.bootstrap import Container
 from notes.services.notes import NotesService
 
+# Both are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency would
+# be sent to the thread pool on every request.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     """The container built at start-up."""
     container: Container = request.app.state.container
     return container
 
 
-def get_notes_service(request: Request) -> NotesService:
+async def get_notes_service(request: Request) -> NotesService:
     """The notes service."""
-    return get_container(request).notes
+    container: Container = request.app.state.container
+    return container.notes
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

@@ -19,10 +19,16 @@ class NotesService:
         self,
         uow: Callable[[], UnitOfWork],
         *,
+        read_uow: Callable[[], UnitOfWork] | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], uuid.UUID] = uuid7,
     ) -> None:
+        """``read_uow`` serves reads made of a single statement, which need no transaction of
+        their own (with PostgreSQL: autocommit, sparing a BEGIN and a ROLLBACK per request);
+        it defaults to ``uow``.
+        """
         self._uow = uow
+        self._read_uow = read_uow or uow
         self._clock = clock
         self._new_id = new_id
 
@@ -42,7 +48,7 @@ class NotesService:
 
     async def get_or_raise(self, note_id: uuid.UUID) -> Note:
         """The live note with ``note_id``; NoteNotFoundError if there is none."""
-        async with self._uow() as uow:
+        async with self._read_uow() as uow:
             note = await uow.notes.get(note_id)
         if note is None:
             raise NoteNotFoundError(note_id)
@@ -52,7 +58,7 @@ class NotesService:
         self, *, offset: int = 0, limit: int = 20, category: str | None = None
     ) -> list[Note]:
         """Live notes, newest first."""
-        async with self._uow() as uow:
+        async with self._read_uow() as uow:
             return await uow.notes.list(offset=offset, limit=limit, category=category)
 
     async def delete(self, note_id: uuid.UUID) -> Note:
