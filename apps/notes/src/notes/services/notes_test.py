@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notes.connectors.memory import InMemoryUnitOfWork
+from notes.connectors.notes_repository import NoteFilter
 from notes.services.errors import NoteNotFoundError
 from notes.services.notes import NotesService
 
@@ -60,20 +61,21 @@ async def test_list_is_newest_first(service):
     second = await service.create(contents="second")
     third = await service.create(contents="third")
     listed = await service.list()
-    assert [n.id for n in listed] == [third.id, second.id, first.id]
+    assert [n.id for n in listed.notes] == [third.id, second.id, first.id]
 
 
 async def test_list_pages_with_offset_and_limit(service):
     created = [await service.create(contents=f"n{i}") for i in range(5)]
     newest_first = [n.id for n in reversed(created)]
     page = await service.list(offset=1, limit=2)
-    assert [n.id for n in page] == newest_first[1:3]
+    assert [n.id for n in page.notes] == newest_first[1:3]
 
 
 async def test_list_filters_by_category(service):
     await service.create(contents="a", category="work")
     home = await service.create(contents="b", category="home")
-    assert [n.id for n in await service.list(category="home")] == [home.id]
+    listed = await service.list(where=NoteFilter(category="home"))
+    assert [n.id for n in listed.notes] == [home.id]
 
 
 async def test_deleted_note_is_not_found_and_not_listed(service):
@@ -82,7 +84,7 @@ async def test_deleted_note_is_not_found_and_not_listed(service):
     assert deleted.deleted_at is not None
     with pytest.raises(NoteNotFoundError):
         await service.get_or_raise(note.id)
-    assert note.id not in [n.id for n in await service.list()]
+    assert note.id not in [n.id for n in (await service.list()).notes]
 
 
 async def test_deleting_twice_is_not_found(service):
