@@ -96,15 +96,23 @@ class SqlNoteRepository(NoteRepository):
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[Note]:
-        query = filtered(select(Note), where)
-        if after is not None:
-            # A row-value comparison: it walks the (creation_date DESC, id DESC) index from
-            # the position on, so a page costs the same at any depth.
-            query = query.where(
-                tuple_(Note.creation_date, Note.id) < tuple_(after.creation_date, after.id)
-            )
-        query = query.order_by(Note.creation_date.desc(), Note.id.desc())
-        return list(await self._session.scalars(query.offset(offset).limit(limit)))
+        query = list_statement(limit=limit, offset=offset, after=after, where=where)
+        return list(await self._session.scalars(query))
+
+
+def list_statement(
+    *, limit: int, offset: int = 0, after: Position | None = None, where: NoteFilter = NO_FILTER
+) -> Select[tuple[Note]]:
+    """The query behind ``SqlNoteRepository.list``."""
+    query = filtered(select(Note), where)
+    if after is not None:
+        # A row-value comparison: it walks the (creation_date DESC, id DESC) index from the
+        # position on, so a page costs the same at any depth.
+        query = query.where(
+            tuple_(Note.creation_date, Note.id) < tuple_(after.creation_date, after.id)
+        )
+    query = query.order_by(Note.creation_date.desc(), Note.id.desc())
+    return query.offset(offset).limit(limit)
 
 
 def filtered(query: Select[tuple[Note]], where: NoteFilter) -> Select[tuple[Note]]:
