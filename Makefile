@@ -24,7 +24,7 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload check test test_debug test_reload format static_checks \
-	code_fixes db_migration db_migration_create shell shell_db db_stop destroy
+	code_fixes db_migration db_migration_create shell shell_db db_stop destroy bench bench_http bench_depth
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -81,8 +81,21 @@ static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, 
 	$(UV) lock --check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy apps/notes/src libs scripts
+	$(RUN) mypy apps/notes/src libs scripts bench
 	$(RUN) lint-imports
+
+bench: bench_http bench_depth ## Every benchmark, each printing a table for the README
+
+bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
+	$(call banner,benchmark: HTTP load)
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from the OS packages"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get install -y wrk; fi; }
+	$(RUN) python bench/api_load.py
+
+bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
+	$(call banner,benchmark: cost of depth)
+	$(WITH_DB) python bench/depth.py
 
 db_migration: .venv/.synced ## Apply the migrations to the database
 	$(call banner,migrating the database)

@@ -60,6 +60,8 @@ class NoteFactory(factory.Factory):  # type: ignore[misc]
         lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)
     )
     deleted_at = None
+    version = 1
+    updated_at = factory.LazyAttribute(lambda note: note.creation_date)
 
 
 class NotePayloadFactory(factory.DictFactory):  # type: ignore[misc]

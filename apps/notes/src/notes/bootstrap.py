@@ -11,6 +11,7 @@ from notes.connectors.database import create_engine, create_session_factory, wai
 from notes.connectors.migrations import head_revision
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
+from notes.services.cursors import CursorCodec
 from notes.services.notes import NotesService
 
 _logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ async def bootstrap(settings: Settings) -> Container:
         engine=engine,
         schema_head=head_revision(settings.migrations_dir),
         notes=NotesService(
-            lambda: SqlUnitOfWork(sessions), read_uow=lambda: SqlUnitOfWork(read_sessions)
+            lambda: SqlUnitOfWork(sessions),
+            read_uow=lambda: SqlUnitOfWork(read_sessions),
+            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
         ),
     )
     _logger.info("connected to the database; schema head is %s", container.schema_head)

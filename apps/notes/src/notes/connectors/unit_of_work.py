@@ -7,6 +7,10 @@ from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notes.connectors.idempotency_repository import (
+    IdempotencyKeyRepository,
+    SqlIdempotencyKeyRepository,
+)
 from notes.connectors.notes_repository import NoteRepository, SqlNoteRepository
 
 
@@ -18,6 +22,7 @@ class UnitOfWork(Protocol):
     """
 
     notes: NoteRepository
+    idempotency_keys: IdempotencyKeyRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -41,6 +46,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
         self.notes = SqlNoteRepository(self._session)
+        self.idempotency_keys = SqlIdempotencyKeyRepository(self._session)
         return self
 
     async def __aexit__(

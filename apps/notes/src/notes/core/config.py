@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # apps/notes/migrations, beside the package's source folder.
@@ -26,6 +27,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
     migrations_dir: Path = MIGRATIONS_DIR
+    # Signs list cursors. The default is random per process: replicas (and workers) must share
+    # one value, or a cursor issued by one is refused by another.
+    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
     @field_validator("database_url")
     @classmethod
@@ -36,6 +40,14 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value.removeprefix(prefix)
         if not value.startswith("postgresql+psycopg://"):
             msg = "NOTES_DATABASE_URL must be a postgresql:// or postgresql+psycopg:// URL"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < 16:
+            msg = "NOTES_CURSOR_SECRET must be at least 16 bytes long"
             raise ValueError(msg)
         return value
 
