@@ -35,7 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 BASE_MS = 1_750_000_000_000  # creation times of the seeded notes start here
 CATEGORIES = ["work", "home", "ideas", "travel", "books"]
-COLUMNS = "id, contents, category, creation_date, deleted_at"
+COLUMNS = "id, contents, category, creation_date, deleted_at, version, updated_at"
 POST_BODY = {"contents": "benchmark note #bench", "category": "bench"}
 
 
@@ -56,11 +56,13 @@ SQL_SEEDED_ID = (
 def seed(url: str, count: int) -> None:
     """Insert ``count`` notes with COPY."""
     with psycopg.connect(localpg.libpq_url(url)) as conn, conn.cursor() as cur:
-        with cur.copy("COPY notes (id, contents, category, creation_date) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY notes (id, contents, category, creation_date, updated_at) FROM STDIN"
+        ) as copy:
             for n in range(1, count + 1):
                 created = datetime.fromtimestamp((BASE_MS + n) / 1000, UTC)
                 contents = f"note {n}: remember to check #item{n % 97} before the weekend"
-                copy.write_row((seeded_id(n), contents, CATEGORIES[n % 5], created))
+                copy.write_row((seeded_id(n), contents, CATEGORIES[n % 5], created, created))
         cur.execute("ANALYZE notes")
 
 
@@ -243,8 +245,8 @@ def main() -> int:
     live = f"SELECT {COLUMNS} FROM notes WHERE deleted_at IS NULL"  # noqa: S608
     newest_first = "ORDER BY creation_date DESC, id DESC"
     statements = {
-        "POST /notes/": "INSERT INTO notes (id, contents, category, creation_date) "  # noqa: S608
-        f"VALUES ({insert_id}, 'benchmark note #bench', 'bench', now());",
+        "POST /notes/": "INSERT INTO notes (id, contents, category, creation_date, updated_at) "  # noqa: S608
+        f"VALUES ({insert_id}, 'benchmark note #bench', 'bench', now(), now());",
         "GET /notes/{id}/": f"\\set n random(1, {options.notes})\n{live} AND id = {seeded_id_sql};",
         "GET /notes/?limit=20": f"{live} {newest_first} LIMIT 20;",
         f"GET /notes/?offset={deep}&limit=20": f"{live} {newest_first} OFFSET {deep} LIMIT 20;",

@@ -23,12 +23,14 @@ class Container:
 
     settings: Settings
     engine: AsyncEngine
+    read_engine: AsyncEngine
     schema_head: str
     notes: NotesService
 
     async def close(self) -> None:
         """Release the database connections."""
         await self.engine.dispose()
+        await self.read_engine.dispose()
 
 
 async def bootstrap(settings: Settings) -> Container:
@@ -43,11 +45,13 @@ async def bootstrap(settings: Settings) -> Container:
     except BaseException:
         await engine.dispose()
         raise
+    read_engine = create_engine(settings, autocommit=True)
     sessions = create_session_factory(engine)
-    read_sessions = create_session_factory(engine, autocommit=True)
+    read_sessions = create_session_factory(read_engine)
     container = Container(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         schema_head=head_revision(settings.migrations_dir),
         notes=NotesService(
             lambda: SqlUnitOfWork(sessions),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -70,6 +71,9 @@ def ensure_running(data_dir: Path) -> LocalServer:
             return running
         _logger.info("starting embedded PostgreSQL in %s", data_dir)
         server = _embedded().get_server(data_dir, cleanup_mode=None)
+        # The wheel registers an exit handler that only logs here (the server is meant to
+        # outlive this process), and logs after test runners have closed their streams.
+        atexit.unregister(server._cleanup)  # noqa: SLF001 - the handler has no public name
         info = server.get_postmaster_info()
         return LocalServer(
             data_dir=data_dir, socket_dir=Path(info.socket_dir), pid=info.pid, port=info.port

@@ -24,28 +24,27 @@ class DatabaseUnavailableError(RuntimeError):
     """The database did not answer within the configured attempts."""
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine with a bounded pool; nothing connects until first use."""
+def create_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
+    """An engine with a bounded pool; nothing connects until first use.
+
+    An ``autocommit`` engine runs each statement as its own transaction and skips the rollback
+    a pool normally sends when a connection comes back: right for reads of a single statement,
+    which then cost one round trip (no BEGIN, no ROLLBACK). It must not be used for anything
+    that needs a transaction (writes, locks, several statements that must agree).
+    """
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=3600,
         connect_args={"connect_timeout": 5, "application_name": settings.app_name},
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
 
 
-def create_session_factory(
-    engine: AsyncEngine, *, autocommit: bool = False
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded attributes after commit, so entities outlive the transaction.
-
-    With ``autocommit`` each statement is its own transaction: right for reads of a single
-    statement, which then cost one round trip instead of three (BEGIN, the query, ROLLBACK).
-    Such sessions must not be used for anything that needs a transaction (writes, locks).
-    """
-    bind = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
-    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit, so entities outlive the transaction."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 def describe(engine: AsyncEngine) -> str:

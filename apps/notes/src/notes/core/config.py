@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     app_name: str = "notes"
     database_url: Annotated[str, Field(min_length=1)]
-    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 20
     db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
     db_connect_attempts: Annotated[int, Field(ge=1)] = 20
     db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
