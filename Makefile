@@ -12,6 +12,9 @@ export UV_PYTHON_DOWNLOADS := never
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8080
 MESSAGE ?=
+# CI sets COMPOSE="docker compose -f docker-compose.yml" to leave the development override out.
+COMPOSE ?= docker compose
+COMPOSE_DOWN_FLAGS ?=
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked --quiet
@@ -21,8 +24,9 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload check test test_debug test_reload format static_checks \
-	code_fixes db_migration db_migration_create shell shell_db db_stop destroy
+.PHONY: help setup run run_reload check test test_external test_debug test_reload format \
+	static_checks container_checks code_fixes db_migration db_migration_create shell shell_db \
+	db_stop destroy compose_up compose_down compose_logs
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -58,6 +62,10 @@ test: .venv/.synced ## All tests: the parallel set with xdist, then the non_para
 	$(call banner,tests: non_parallel)
 	$(RUN) pytest -m non_parallel
 
+test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
+	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
+	$(RUN) pytest -m "$(if $(NOTES_EXTERNAL_BASE_URL),external and not own_process,external)"
+
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
 	$(RUN) pytest -x -vv --pdb $(ARGS)
@@ -74,13 +82,22 @@ code_fixes: .venv/.synced ## Apply ruff's automatic fixes
 	$(call banner,code fixes)
 	$(RUN) ruff check --fix .
 
-static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file
+static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file, container files
 	$(call banner,static checks)
 	$(UV) lock --check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy apps/notes/src libs scripts
 	$(RUN) lint-imports
+	@$(MAKE) container_checks
+
+container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workflow files against their schemas, build context
+	$(call banner,container checks (static: no Docker engine needed))
+	$(RUN) hadolint Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec \
+		docker-compose.yml docker-compose.override.yml
+	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(RUN) python scripts/container_check.py
 
 db_migration: .venv/.synced ## Apply the migrations to the database
 	$(call banner,migrating the database)
@@ -99,6 +116,21 @@ shell: .venv/.synced ## A Python shell with the service importable and the datab
 shell_db: .venv/.synced ## psql on the database
 	$(call banner,psql)
 	$(RUN) python scripts/localdb.py psql
+
+# Compose reads the host ports from the environment: API_PORT=... applies to it too.
+compose_up compose_logs compose_down: export API_PORT := $(API_PORT)
+
+compose_up: ## Build the image, start database, migrations and API (waits until ready), then the worker
+	$(call banner,$(COMPOSE) up: API on http://127.0.0.1:$(API_PORT))
+	$(COMPOSE) up --detach --build --wait api
+	$(COMPOSE) up --detach
+
+compose_logs: ## The Compose services' logs
+	$(COMPOSE) logs --no-color --timestamps
+
+compose_down: ## Stop the Compose services (the database volume is kept; COMPOSE_DOWN_FLAGS=--volumes drops it)
+	$(call banner,$(COMPOSE) down)
+	$(COMPOSE) down --remove-orphans $(COMPOSE_DOWN_FLAGS)
 
 db_stop: ## Stop the embedded PostgreSQL server (its data is kept)
 	$(call banner,stopping the embedded database)
