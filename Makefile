@@ -24,7 +24,7 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload check test test_external test_debug test_reload format \
+.PHONY: help setup run run_reload check test coverage coverage_report test_external test_debug test_reload format \
 	static_checks container_checks code_fixes db_migration db_migration_create shell shell_db \
 	db_stop destroy compose_up compose_down compose_logs
 
@@ -53,14 +53,25 @@ run_reload: .venv/.synced db_migration ## Run the API, restarting on code change
 	$(call banner,notes API with reload on http://$(API_HOST):$(API_PORT))
 	$(WITH_DB) python -m notes --host $(API_HOST) --port $(API_PORT) --reload
 
-check: static_checks test ## Static checks, then every test
+check: static_checks test coverage_report ## Static checks, every test, then the coverage threshold
 	$(call banner,check passed)
 
-test: .venv/.synced ## All tests: the parallel set with xdist, then the non_parallel ones serially
+test: .venv/.synced ## All tests, measured: the parallel set with xdist, then the non_parallel ones serially
+	$(RUN) coverage erase
 	$(call banner,tests: parallel)
-	$(RUN) pytest -n auto -m "not non_parallel"
+	$(RUN) coverage run -m pytest -n auto -m "not non_parallel"
 	$(call banner,tests: non_parallel)
-	$(RUN) pytest -m non_parallel
+	$(RUN) coverage run -m pytest -m non_parallel
+	@$(RUN) coverage combine --quiet
+
+coverage: test coverage_report ## Every test, then the coverage report (terminal and htmlcov/)
+
+coverage_report: .venv/.synced ## Report the last test run's coverage; fail under the threshold
+	$(call banner,coverage: lines and branches of every process, servers included)
+	$(RUN) coverage html --quiet --fail-under=0
+	$(RUN) coverage report --fail-under=0
+	$(RUN) python scripts/coverage_summary.py
+	@echo "HTML report: htmlcov/index.html"
 
 test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
 	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
