@@ -25,7 +25,7 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload check test coverage coverage_report test_external test_debug test_reload format \
-	static_checks container_checks code_fixes db_migration db_migration_create shell shell_db \
+	static_checks lock_check container_checks code_fixes db_migration db_migration_create shell shell_db \
 	db_stop destroy compose_up compose_down compose_logs
 
 help: ## List the targets
@@ -42,7 +42,10 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --locked
 	@touch $@
 
-setup: .venv/.synced ## Install uv (if missing) and the locked environment
+setup: .venv/.synced ## Install uv (if missing), the locked environment and the git hooks
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		$(RUN) pre-commit install; \
+	else echo "not a git checkout: no pre-commit hooks installed"; fi
 	$(call banner,environment ready)
 
 run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...), on embedded PostgreSQL unless NOTES_DATABASE_URL is set
@@ -95,12 +98,15 @@ code_fixes: .venv/.synced ## Apply ruff's automatic fixes
 
 static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file, container files
 	$(call banner,static checks)
-	$(UV) lock --check
+	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy apps/notes/src libs scripts
 	$(RUN) lint-imports
 	@$(MAKE) container_checks
+
+lock_check: $(UV) ## uv.lock matches every pyproject.toml of the workspace
+	$(UV) lock --check
 
 container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workflow files against their schemas, build context
 	$(call banner,container checks (static: no Docker engine needed))
