@@ -15,6 +15,7 @@ MESSAGE ?=
 # CI sets COMPOSE="docker compose -f docker-compose.yml" to leave the development override out.
 COMPOSE ?= docker compose
 COMPOSE_DOWN_FLAGS ?=
+MUTATION_FAIL_UNDER ?= 80
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked --quiet
@@ -24,7 +25,7 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload check test coverage coverage_report test_external test_debug test_reload format \
+.PHONY: help setup run run_reload check test coverage coverage_report mutation test_external test_debug test_reload format \
 	static_checks lock_check container_checks code_fixes db_migration db_migration_create shell shell_db \
 	db_stop destroy compose_up compose_down compose_logs
 
@@ -75,6 +76,15 @@ coverage_report: .venv/.synced ## Report the last test run's coverage; fail unde
 	$(RUN) coverage report --fail-under=0
 	$(RUN) python scripts/coverage_summary.py
 	@echo "HTML report: htmlcov/index.html"
+
+mutation: .venv/.synced ## Mutation testing of notes.services against the unit tests (mutmut); prints the score
+	$(call banner,mutation testing: notes.services against the unit tests)
+	rm -rf apps/notes/mutants
+	cd apps/notes && $(RUN) mutmut run
+	@cd apps/notes && $(RUN) mutmut results
+	@cd apps/notes && $(RUN) mutmut export-cicd-stats >/dev/null
+	$(RUN) python scripts/mutation_score.py apps/notes/mutants/mutmut-cicd-stats.json \
+		--fail-under $(MUTATION_FAIL_UNDER)
 
 test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
 	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
