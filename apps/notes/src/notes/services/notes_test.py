@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notes.connectors.memory import InMemoryDatabase, InMemoryUnitOfWork
+from notes.connectors.memory import InMemoryDatabase, InMemoryNoteRepository, InMemoryUnitOfWork
 from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.core.ids import uuid7
 from notes.entities import Note
@@ -38,6 +38,31 @@ class StepClock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
+
+
+class LockRecordingRepository(InMemoryNoteRepository):
+    """The in-memory repository, noting which reads asked for a row lock."""
+
+    def __init__(self, rows, reads):
+        super().__init__(rows)
+        self.reads = reads
+
+    async def get(self, note_id, *, for_update=False):
+        self.reads.append((note_id, for_update))
+        return await super().get(note_id, for_update=for_update)
+
+
+class LockRecordingUnitOfWork(InMemoryUnitOfWork):
+    """A unit of work whose repository records its reads in ``reads``."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    async def __aenter__(self):
+        await super().__aenter__()
+        self.notes = LockRecordingRepository(self.notes.rows, self.reads)
+        return self
 
 
 @pytest.fixture
@@ -69,9 +94,11 @@ async def test_category_defaults_to_empty(service):
 
 
 async def test_unknown_note_is_not_found(service, note_factory):
+    missing = note_factory.build().id
     with pytest.raises(NoteNotFoundError) as raised:
-        await service.get_or_raise(note_factory.build().id)
-    assert "does not exist" in str(raised.value)
+        await service.get_or_raise(missing)
+    assert raised.value.note_id == missing
+    assert str(raised.value) == f"note {missing} does not exist"
 
 
 async def test_list_is_newest_first(service):
@@ -80,6 +107,12 @@ async def test_list_is_newest_first(service):
     third = await service.create(contents="third")
     listed = await service.list()
     assert [n.id for n in listed.notes] == [third.id, second.id, first.id]
+
+
+async def test_list_gives_twenty_notes_unless_asked_for_another_number(service):
+    created = [await service.create(contents=f"n{i}") for i in range(21)]
+    listed = await service.list()
+    assert [n.id for n in listed.notes] == [n.id for n in reversed(created)][:20]
 
 
 async def test_list_pages_with_offset_and_limit(service):
@@ -114,9 +147,28 @@ async def test_deleting_twice_is_not_found(service):
 
 async def test_deleting_unknown_note_changes_nothing(service, uow, note_factory):
     await service.create(contents="stays")
-    with pytest.raises(NoteNotFoundError):
-        await service.delete(note_factory.build().id)
+    missing = note_factory.build().id
+    with pytest.raises(NoteNotFoundError) as raised:
+        await service.delete(missing)
+    assert raised.value.note_id == missing
     assert uow.commits == 1
+
+
+async def test_delete_locks_the_note_it_reads():
+    # Two deletes of one note must not both see it live: the read takes the row lock.
+    uow = LockRecordingUnitOfWork()
+    service = NotesService(lambda: uow, clock=StepClock())
+    note = await service.create(contents="x")
+    await service.delete(note.id)
+    assert uow.reads == [(note.id, True)]
+
+
+async def test_reading_a_note_takes_no_lock():
+    uow = LockRecordingUnitOfWork()
+    service = NotesService(lambda: uow, clock=StepClock())
+    note = await service.create(contents="x")
+    await service.get_or_raise(note.id)
+    assert uow.reads == [(note.id, False)]
 
 
 # --- editing ---------------------------------------------------------------------------------
