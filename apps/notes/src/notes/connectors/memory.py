@@ -2,26 +2,131 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
+from notes.connectors.event_log import EventLog
 from notes.connectors.notes_repository import NoteRepository
+from notes.connectors.notifications import Wakeups
+from notes.connectors.tags_repository import TagRepository
 from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import Note
+from notes.entities import CategoryCount, Note, NoteEvent, TagCount
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _copy_note(note: Note) -> Note:
+    return Note(**{c.key: getattr(note, c.key) for c in Note.__table__.columns})
+
+
+def _same_note(a: Note, b: Note) -> bool:
+    return all(getattr(a, c.key) == getattr(b, c.key) for c in Note.__table__.columns)
 
 
 def _snapshot(rows: dict[uuid.UUID, Note]) -> dict[uuid.UUID, Note]:
     """Copies of ``rows``, so changes to them stay invisible until committed."""
-    columns = [c.key for c in Note.__table__.columns]
-    return {key: Note(**{c: getattr(note, c) for c in columns}) for key, note in rows.items()}
+    return {key: _copy_note(note) for key, note in rows.items()}
+
+
+class _Table(Generic[K, V]):
+    """A unit of work's copy of one committed table; ``publish`` writes back only its changes.
+
+    Writing back changes, not the whole copy, lets units of work that ran side by side on
+    different rows all keep their work, as transactions do.
+    """
+
+    def __init__(
+        self,
+        committed: dict[K, V],
+        copy: Callable[[V], V] = lambda value: value,
+        same: Callable[[V, V], bool] = lambda a, b: a == b,
+    ) -> None:
+        self._committed = committed
+        self._copy = copy
+        self._same = same
+        self._original = {key: copy(value) for key, value in committed.items()}
+        self.rows = {key: copy(value) for key, value in committed.items()}
+
+    def _changes(self) -> Iterator[tuple[K, V | None]]:
+        for key in self._original.keys() | self.rows.keys():
+            if key not in self.rows:
+                yield key, None
+            elif key not in self._original or not self._same(self._original[key], self.rows[key]):
+                yield key, self.rows[key]
+
+    def current(self) -> dict[K, V]:
+        """What is committed now, with this unit of work's own changes on top."""
+        view = dict(self._committed)
+        for key, value in self._changes():
+            if value is None:
+                view.pop(key, None)
+            else:
+                view[key] = value
+        return view
+
+    def publish(self) -> None:
+        for key, value in list(self._changes()):
+            if value is None:
+                self._committed.pop(key, None)
+            else:
+                self._committed[key] = self._copy(value)
+
+
+class InMemoryDatabase:
+    """The committed state that in-memory units of work share, as they would share a server."""
+
+    def __init__(self, notes: dict[uuid.UUID, Note] | None = None) -> None:
+        self.notes: dict[uuid.UUID, Note] = {} if notes is None else notes
+        self.events: dict[int, NoteEvent] = {}
+        self.dispatched: dict[int, bool] = {}
+        self.processed: dict[tuple[int, str], bool] = {}
+        self.note_tags: dict[uuid.UUID, frozenset[str]] = {}
+        self.tag_counts: dict[str, int] = {}
+        self.category_counts: dict[str, int] = {}
+        self.commits = 0
+        self.claimed: dict[int, object] = {}  # event id -> the unit of work holding it
+        self.last_event_id = 0
+        self.announced = asyncio.Condition()
+        self.connections = 0
+        self.fail_connections = 0  # how many of the next ``listen`` calls fail
+        self.fail_commits = 0  # how many of the next commits fail
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
+        return InMemoryUnitOfWork(database=self)
+
+    @asynccontextmanager
+    async def listen(self) -> AsyncIterator[Wakeups]:
+        """Listen for committed events, like ``notifications.listen`` on a real server."""
+        self.connections += 1
+        if self.fail_connections:
+            self.fail_connections -= 1
+            msg = "connection refused (as the test asked)"
+            raise ConnectionError(msg)
+        yield InMemoryWakeups(self)
+
+    async def announce(self) -> None:
+        """Wake whoever waits for new events (the NOTIFY of the fake)."""
+        async with self.announced:
+            self.announced.notify_all()
 
 
 class InMemoryNoteRepository(NoteRepository):
     """Notes in a dict; a unit of work decides which of its changes are kept."""
 
-    def __init__(self, rows: dict[uuid.UUID, Note] | None = None) -> None:
+    def __init__(
+        self,
+        rows: dict[uuid.UUID, Note] | None = None,
+        note_tags: dict[uuid.UUID, frozenset[str]] | None = None,
+    ) -> None:
         self.rows: dict[uuid.UUID, Note] = {} if rows is None else rows
+        self._note_tags = {} if note_tags is None else note_tags
 
     async def add(self, note: Note) -> None:
         if note.id in self.rows:
@@ -33,30 +138,160 @@ class InMemoryNoteRepository(NoteRepository):
         note = self.rows.get(note_id)
         return note if note is not None and note.deleted_at is None else None
 
-    async def list(self, *, offset: int, limit: int, category: str | None) -> list[Note]:
+    async def list(
+        self, *, offset: int, limit: int, category: str | None, tag: str | None = None
+    ) -> list[Note]:
         live = [
             n
             for n in self.rows.values()
-            if n.deleted_at is None and (category is None or n.category == category)
+            if n.deleted_at is None
+            and (category is None or n.category == category)
+            and (tag is None or tag in self._note_tags.get(n.id, ()))
         ]
         live.sort(key=lambda n: (n.creation_date, n.id), reverse=True)
         return live[offset : offset + limit]
 
 
-class InMemoryUnitOfWork(UnitOfWork):
-    """A unit of work over shared in-memory state: commit keeps changes, anything else drops them.
+class InMemoryEventLog(EventLog):
+    """Events in a dict; ids come from the database, like a sequence (never reused)."""
 
-    Each unit of work works on a copy of the committed rows, as a transaction sees its
-    own snapshot; ``commit`` publishes the copy.
+    def __init__(self, database: InMemoryDatabase, owner: object) -> None:
+        self._database = database
+        self._owner = owner
+        self.events = _Table(database.events)
+        self.dispatched = _Table(database.dispatched)
+        self.processed = _Table(database.processed)
+
+    async def add(self, event: NoteEvent) -> NoteEvent:
+        self._database.last_event_id += 1
+        recorded = dataclasses.replace(event, id=self._database.last_event_id)
+        self.events.rows[self._database.last_event_id] = recorded
+        return recorded
+
+    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+        claimed = self._database.claimed
+        ids = sorted(
+            event_id
+            for event_id in self.events.current()
+            if event_id not in self.dispatched.current()
+            and claimed.get(event_id, self._owner) is self._owner
+        )[:limit]
+        for event_id in ids:
+            claimed[event_id] = self._owner
+        return [self.events.current()[event_id] for event_id in ids]
+
+    async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        for event_id in event_ids:
+            self.dispatched.rows[event_id] = True
+
+    async def mark_processed(self, event_id: int, listener: str) -> bool:
+        if (event_id, listener) in self.processed.current():
+            return False
+        self.processed.rows[(event_id, listener)] = True
+        return True
+
+    async def processed_by(self, event_id: int) -> frozenset[str]:
+        return frozenset(name for done, name in self.processed.current() if done == event_id)
+
+    async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
+        events = self.events.current()
+        return [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+
+    def release(self) -> None:
+        """Let go of the claimed events, as the end of a transaction releases its locks."""
+        claimed = self._database.claimed
+        for event_id in [i for i, owner in claimed.items() if owner is self._owner]:
+            del claimed[event_id]
+
+
+class InMemoryTagRepository(TagRepository):
+    """Tags and counts in dicts; recounts read what is committed, like the real thing."""
+
+    def __init__(self, database: InMemoryDatabase, notes: _Table[uuid.UUID, Note]) -> None:
+        self._notes = notes
+        self.note_tag_rows = _Table(database.note_tags)
+        self.tag_count_rows = _Table(database.tag_counts)
+        self.category_count_rows = _Table(database.category_counts)
+
+    async def set_note_tags(self, note_id: uuid.UUID, tags: Collection[str]) -> None:
+        if tags:
+            self.note_tag_rows.rows[note_id] = frozenset(tags)
+        else:
+            self.note_tag_rows.rows.pop(note_id, None)
+
+    async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
+        return self.note_tag_rows.rows.get(note_id, frozenset())
+
+    async def recount_tags(self, names: Collection[str]) -> None:
+        note_tags = self.note_tag_rows.current()
+        for name in set(names):
+            count = sum(1 for tags in note_tags.values() if name in tags)
+            _set_count(self.tag_count_rows.rows, name, count)
+
+    async def recount_categories(self, names: Collection[str]) -> None:
+        notes = self._notes.current()
+        for name in set(names) - {""}:
+            count = sum(1 for n in notes.values() if n.category == name and n.deleted_at is None)
+            _set_count(self.category_count_rows.rows, name, count)
+
+    async def tag_counts(self) -> list[TagCount]:
+        rows = self.tag_count_rows.rows
+        return [TagCount(name=n, count=c) for n, c in _most_used(rows)]
+
+    async def category_counts(self) -> list[CategoryCount]:
+        rows = self.category_count_rows.rows
+        return [CategoryCount(name=n, count=c) for n, c in _most_used(rows)]
+
+
+def _set_count(rows: dict[str, int], name: str, count: int) -> None:
+    if count:
+        rows[name] = count
+    else:
+        rows.pop(name, None)
+
+
+def _most_used(rows: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(rows.items(), key=lambda item: (-item[1], item[0]))
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """A unit of work over an in-memory database: commit keeps changes, anything else drops them.
+
+    Each unit of work works on a copy of the committed rows, as a transaction sees its own
+    snapshot; ``commit`` writes back what it changed. One instance may be entered again after
+    it is left; for units of work that overlap, use ``InMemoryDatabase.unit_of_work``.
     """
 
-    def __init__(self, committed: dict[uuid.UUID, Note] | None = None) -> None:
-        self.committed: dict[uuid.UUID, Note] = {} if committed is None else committed
-        self.commits = 0
+    def __init__(
+        self,
+        committed: dict[uuid.UUID, Note] | None = None,
+        *,
+        database: InMemoryDatabase | None = None,
+    ) -> None:
+        self.database = database or InMemoryDatabase(committed)
+
+    @property
+    def committed(self) -> dict[uuid.UUID, Note]:
+        """The committed notes."""
+        return self.database.notes
+
+    @property
+    def commits(self) -> int:
+        """How many units of work committed on this database."""
+        return self.database.commits
 
     async def __aenter__(self) -> Self:
-        self.notes = InMemoryNoteRepository(_snapshot(self.committed))
+        self._begin()
         return self
+
+    def _begin(self) -> None:
+        database = self.database
+        self._notes = _Table(database.notes, _copy_note, _same_note)
+        self._tags = InMemoryTagRepository(database, self._notes)
+        self._events = InMemoryEventLog(database, owner=object())
+        self.notes = InMemoryNoteRepository(self._notes.rows, self._tags.note_tag_rows.rows)
+        self.events = self._events
+        self.tags = self._tags
 
     async def __aexit__(
         self,
@@ -64,10 +299,44 @@ class InMemoryUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.notes = InMemoryNoteRepository(_snapshot(self.committed))
+        self._events.release()
 
     async def commit(self) -> None:
-        assert isinstance(self.notes, InMemoryNoteRepository)  # noqa: S101 - set in __aenter__
-        self.committed.clear()
-        self.committed.update(self.notes.rows)
-        self.commits += 1
+        if self.database.fail_commits:
+            self.database.fail_commits -= 1
+            msg = "commit failed (as the test asked)"
+            raise ConnectionError(msg)
+        added_events = self._events.events.rows.keys() - self.database.events.keys()
+        for table in (
+            self._notes,
+            self._events.events,
+            self._events.dispatched,
+            self._events.processed,
+            self._tags.note_tag_rows,
+            self._tags.tag_count_rows,
+            self._tags.category_count_rows,
+        ):
+            table.publish()
+        self.database.commits += 1
+        self._events.release()
+        # As a session after COMMIT: later work starts a new transaction on what is committed.
+        self._begin()
+        if added_events:
+            await self.database.announce()
+
+
+class InMemoryWakeups(Wakeups):
+    """Wakes when a unit of work on the database commits events: the fake of LISTEN."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+
+    async def wait(self, seconds: float) -> bool:
+        announced = self._database.announced
+        async with announced:
+            try:
+                async with asyncio.timeout(seconds):
+                    await announced.wait()
+            except TimeoutError:
+                return False
+        return True

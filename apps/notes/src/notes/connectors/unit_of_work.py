@@ -7,7 +7,9 @@ from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notes.connectors.event_log import EventLog, SqlEventLog
 from notes.connectors.notes_repository import NoteRepository, SqlNoteRepository
+from notes.connectors.tags_repository import SqlTagRepository, TagRepository
 
 
 class UnitOfWork(Protocol):
@@ -18,6 +20,8 @@ class UnitOfWork(Protocol):
     """
 
     notes: NoteRepository
+    events: EventLog
+    tags: TagRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -41,6 +45,8 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
         self.notes = SqlNoteRepository(self._session)
+        self.events = SqlEventLog(self._session)
+        self.tags = SqlTagRepository(self._session)
         return self
 
     async def __aexit__(

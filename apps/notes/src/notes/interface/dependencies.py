@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from notes.bootstrap import Container
 from notes.services.notes import NotesService
+from notes.services.tags import TagsService
 
 
 def get_container(request: Request) -> Container:
@@ -21,5 +22,11 @@ def get_notes_service(request: Request) -> NotesService:
     return get_container(request).notes
 
 
+def get_tags_service(request: Request) -> TagsService:
+    """The tags service."""
+    return get_container(request).tags
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
+TagsServiceDep = Annotated[TagsService, Depends(get_tags_service)]

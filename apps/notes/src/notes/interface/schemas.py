@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from notes.entities import Note
+from notes.entities import CategoryCount, Note, TagCount
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
+from notes.entities.tags import TAG_MAX
 
 Contents = Annotated[str, Field(min_length=1, max_length=CONTENTS_MAX)]
 Category = Annotated[str, Field(max_length=CATEGORY_MAX)]
+TagName = Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
 
 
 class NoteCreate(BaseModel):
@@ -40,6 +42,18 @@ class NoteRead(BaseModel):
             category=note.category,
             creation_date=note.creation_date,
         )
+
+
+class NamedCount(BaseModel):
+    """A tag or category and how many live notes have it."""
+
+    name: str
+    count: int
+
+    @classmethod
+    def from_entity(cls, row: TagCount | CategoryCount) -> NamedCount:
+        """The API view of a tag's or a category's count."""
+        return cls(name=row.name, count=row.count)
 
 
 class Status(BaseModel):

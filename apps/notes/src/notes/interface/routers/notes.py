@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from notes.interface.dependencies import NotesServiceDep
-from notes.interface.schemas import Category, NoteCreate, NoteRead, problem_responses
+from notes.interface.schemas import Category, NoteCreate, NoteRead, TagName, problem_responses
 
 router = APIRouter(prefix="/notes", tags=["notes"])
 
@@ -32,9 +32,13 @@ async def list_notes(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     category: Annotated[Category | None, Query()] = None,
+    tag: Annotated[
+        TagName | None,
+        Query(description="only notes with this hashtag (with or without `#`, any case)"),
+    ] = None,
 ) -> list[NoteRead]:
-    """Live notes, newest first, optionally of one category."""
-    found = await service.list(offset=offset, limit=limit, category=category)
+    """Live notes, newest first, optionally of one category and with one tag."""
+    found = await service.list(offset=offset, limit=limit, category=category, tag=tag)
     return [NoteRead.from_entity(note) for note in found]
 
 
