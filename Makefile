@@ -21,8 +21,9 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload check test test_debug test_reload format static_checks \
-	code_fixes db_migration db_migration_create shell shell_db db_stop destroy
+.PHONY: help setup run run_reload worker check test test_debug test_reload format static_checks \
+	code_fixes db_migration db_migration_create shell shell_db db_stop destroy events_graph \
+	bench bench_events
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -41,9 +42,14 @@ $(CURDIR)/.tools/bin/uv:
 setup: .venv/.synced ## Install uv (if missing) and the locked environment
 	$(call banner,environment ready)
 
-run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...), on embedded PostgreSQL unless NOTES_DATABASE_URL is set
-	$(call banner,notes API on http://$(API_HOST):$(API_PORT))
-	$(WITH_DB) python -m notes --host $(API_HOST) --port $(API_PORT)
+run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...) and the event worker, on embedded PostgreSQL unless NOTES_DATABASE_URL is set
+	$(call banner,notes API on http://$(API_HOST):$(API_PORT) and the event worker)
+	$(WITH_DB) python scripts/supervise.py \
+		"python -m notes --host $(API_HOST) --port $(API_PORT)" "python -m notes.worker"
+
+worker: .venv/.synced db_migration ## Run the event worker alone (dispatches events to the listeners)
+	$(call banner,notes event worker)
+	$(WITH_DB) python -m notes.worker
 
 run_reload: .venv/.synced db_migration ## Run the API, restarting on code changes
 	$(call banner,notes API with reload on http://$(API_HOST):$(API_PORT))
@@ -79,7 +85,7 @@ static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, 
 	$(UV) lock --check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy apps/notes/src libs scripts
+	$(RUN) mypy apps/notes/src libs scripts bench
 	$(RUN) lint-imports
 
 db_migration: .venv/.synced ## Apply the migrations to the database
@@ -99,6 +105,16 @@ shell: .venv/.synced ## A Python shell with the service importable and the datab
 shell_db: .venv/.synced ## psql on the database
 	$(call banner,psql)
 	$(RUN) python scripts/localdb.py psql
+
+events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) into README.md
+	$(call banner,listener graph into README.md)
+	$(RUN) python scripts/events_graph.py
+
+bench: bench_events ## Every benchmark
+
+bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
+	$(call banner,benchmark: event dispatch)
+	$(WITH_DB) python bench/events.py $(ARGS)
 
 db_stop: ## Stop the embedded PostgreSQL server (its data is kept)
 	$(call banner,stopping the embedded database)

@@ -27,7 +27,9 @@ import localpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.database import create_session_factory
+from notes.connectors.memory import InMemoryDatabase
+from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
 from notes.core.ids import uuid7
 from notes.entities import Note
@@ -156,6 +158,23 @@ def sql_uow(sessions: async_sessionmaker[AsyncSession]) -> SqlUnitOfWork:
     return SqlUnitOfWork(sessions)
 
 
+@pytest.fixture
+def committing_uow(engine: AsyncEngine) -> Any:
+    """A factory of units of work that really commit: use data no other test uses."""
+    sessions = create_session_factory(engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    return uow
+
+
+@pytest.fixture
+def memory_db() -> InMemoryDatabase:
+    """An in-memory database; ``memory_db.unit_of_work`` makes units of work on it."""
+    return InMemoryDatabase()
+
+
 # --- the app as a separate process -----------------------------------------------------------
 
 
@@ -207,7 +226,7 @@ def start_app(
     return app
 
 
-def wait_until_ready(app: RunningApp, timeout: float = 30) -> None:
+def wait_until_ready(app: RunningApp, timeout: float = 60) -> None:
     """Poll ``/health/ready`` until it answers 200; fail with the app's log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -235,6 +254,38 @@ def stop_app(app: RunningApp, timeout: float = 10) -> int:
     return app.process.returncode
 
 
+def start_worker(
+    database_url: str, log_path: Path, *, wait_ready: bool = True, **env: str
+) -> RunningApp:
+    """Start ``python -m notes.worker``; with ``wait_ready``, return once it listens."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "notes.worker"],
+        cwd=ROOT,
+        env={**os.environ, "NOTES_DATABASE_URL": database_url, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    worker = RunningApp(process, "", log_path)
+    if wait_ready:
+        wait_for_log(worker, "listening for events")
+    return worker
+
+
+def wait_for_log(app: RunningApp, text: str, timeout: float = 60) -> None:
+    """Poll the process's log until ``text`` shows up; fail with the log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in app.log():
+            return
+        if app.process.poll() is not None:
+            pytest.fail(f"the process exited with {app.process.returncode}:\n{app.log()}")
+        time.sleep(0.05)
+    app.process.kill()
+    pytest.fail(f"{text!r} did not show up within {timeout} s:\n{app.log()}")
+
+
 @pytest.fixture(scope="session")
 def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of the app running as a separate process on this process's database."""
@@ -246,7 +297,7 @@ def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 class Launcher:
-    """Starts app processes for one test and stops whatever is left at its end."""
+    """Starts app and worker processes for one test and stops whatever is left at its end."""
 
     def __init__(self, database_url: str, tmp_path: Path) -> None:
         self.database_url = database_url
@@ -260,6 +311,16 @@ class Launcher:
         app = start_app(database_url or self.database_url, log_path, wait_ready=wait_ready, **env)
         self._apps.append(app)
         return app
+
+    def start_worker(
+        self, *, database_url: str | None = None, wait_ready: bool = True, **env: str
+    ) -> RunningApp:
+        log_path = self._tmp_path / f"worker-{len(self._apps)}.log"
+        worker = start_worker(
+            database_url or self.database_url, log_path, wait_ready=wait_ready, **env
+        )
+        self._apps.append(worker)
+        return worker
 
     def stop(self, app: RunningApp, timeout: float = 10) -> int:
         return stop_app(app, timeout)

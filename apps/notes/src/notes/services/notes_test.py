@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notes.connectors.memory import InMemoryUnitOfWork
+from notes.entities import NoteCreated, NoteDeleted
 from notes.services.errors import NoteNotFoundError
 from notes.services.notes import NotesService
 
@@ -97,3 +98,54 @@ async def test_deleting_unknown_note_changes_nothing(service, uow, note_factory)
     with pytest.raises(NoteNotFoundError):
         await service.delete(note_factory.build().id)
     assert uow.commits == 1
+
+
+async def _events(uow):
+    async with uow:
+        return await uow.events.after(0, limit=100)
+
+
+async def test_create_records_note_created_with_its_category_and_tags(service, uow):
+    note = await service.create(contents="plan #Trip and #budget", category="home")
+    [event] = await _events(uow)
+    assert type(event) is NoteCreated
+    assert (event.note_id, event.occurred_at) == (note.id, note.creation_date)
+    assert (event.category, event.tags) == ("home", ("budget", "trip"))
+    assert event.id is not None
+
+
+async def test_delete_records_note_deleted_with_what_the_note_had(service, uow):
+    note = await service.create(contents="#old news", category="news")
+    deleted = await service.delete(note.id)
+    created, gone = await _events(uow)
+    assert type(gone) is NoteDeleted
+    assert gone.id > created.id
+    assert (gone.note_id, gone.occurred_at) == (note.id, deleted.deleted_at)
+    assert (gone.category, gone.tags) == ("news", ("old",))
+
+
+async def test_a_failed_change_records_no_event(service, uow, note_factory):
+    await service.create(contents="x")
+    with pytest.raises(NoteNotFoundError):
+        await service.delete(note_factory.build().id)
+    assert [type(e) for e in await _events(uow)] == [NoteCreated]
+
+
+async def test_a_change_whose_commit_fails_leaves_neither_note_nor_event(service, uow):
+    uow.database.fail_commits = 1
+    with pytest.raises(ConnectionError):
+        await service.create(contents="#lost")
+    assert uow.committed == {}
+    assert await _events(uow) == []
+
+
+async def test_list_by_tag_ignores_the_hash_and_case(uow):
+    service = NotesService(lambda: uow)
+    note = await service.create(contents="#Tagged")
+    await service.create(contents="untagged")
+    async with uow:
+        await uow.tags.set_note_tags(note.id, {"tagged"})
+        await uow.commit()
+    for tag in ("tagged", "#TAGGED", "Tagged"):
+        assert [n.id for n in await service.list(tag=tag)] == [note.id]
+    assert await service.list(tag="other") == []
