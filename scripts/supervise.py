@@ -49,12 +49,11 @@ def main(commands: list[str]) -> int:
     status = 0
     try:
         while not _stop_requested:
-            exited = [child for child in children if child.poll() is not None]
+            exited = [i for i, child in enumerate(children) if child.poll() is not None]
             if exited:
-                status = exited[0].returncode
+                status = children[exited[0]].returncode
                 print(
-                    f"supervise: {shlex.join(map(str, exited[0].args))} exited with {status}; "
-                    "stopping the others",
+                    f"supervise: {commands[exited[0]]!r} exited with {status}; stopping the others",
                     file=sys.stderr,
                 )
                 break
