@@ -8,10 +8,16 @@ MAKEFLAGS += --no-print-directory
 
 # Never let uv download an interpreter: the machine's Python 3.11+ is used.
 export UV_PYTHON_DOWNLOADS := never
+# Compile bytecode at install: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set.
+export UV_COMPILE_BYTECODE := 1
 
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8080
 MESSAGE ?=
+# CI sets COMPOSE="docker compose -f docker-compose.yml" to leave the development override out.
+COMPOSE ?= docker compose
+COMPOSE_DOWN_FLAGS ?=
+MUTATION_FAIL_UNDER ?= 80
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked --quiet
@@ -21,9 +27,10 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload worker check test test_debug test_reload format static_checks \
-	code_fixes db_migration db_migration_create shell shell_db db_stop destroy events_graph \
-	bench bench_events
+.PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
+	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
+	db_migration_create shell shell_db db_stop destroy compose_up compose_down compose_logs \
+	events_graph bench bench_http bench_depth bench_events
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -39,7 +46,10 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --locked
 	@touch $@
 
-setup: .venv/.synced ## Install uv (if missing) and the locked environment
+setup: .venv/.synced ## Install uv (if missing), the locked environment and the git hooks
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		$(RUN) pre-commit install; \
+	else echo "not a git checkout: no pre-commit hooks installed"; fi
 	$(call banner,environment ready)
 
 run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...) and the event worker, on embedded PostgreSQL unless NOTES_DATABASE_URL is set
@@ -55,14 +65,38 @@ run_reload: .venv/.synced db_migration ## Run the API, restarting on code change
 	$(call banner,notes API with reload on http://$(API_HOST):$(API_PORT))
 	$(WITH_DB) python -m notes --host $(API_HOST) --port $(API_PORT) --reload
 
-check: static_checks test ## Static checks, then every test
+check: static_checks test coverage_report ## Static checks, every test, then the coverage threshold
 	$(call banner,check passed)
 
-test: .venv/.synced ## All tests: the parallel set with xdist, then the non_parallel ones serially
+test: .venv/.synced ## All tests, measured: the parallel set with xdist, then the non_parallel ones serially
+	$(RUN) coverage erase
 	$(call banner,tests: parallel)
-	$(RUN) pytest -n auto -m "not non_parallel"
+	$(RUN) coverage run -m pytest -n auto -m "not non_parallel"
 	$(call banner,tests: non_parallel)
-	$(RUN) pytest -m non_parallel
+	$(RUN) coverage run -m pytest -m non_parallel
+	@$(RUN) coverage combine --quiet
+
+coverage: test coverage_report ## Every test, then the coverage report (terminal and htmlcov/)
+
+coverage_report: .venv/.synced ## Report the last test run's coverage; fail under the threshold
+	$(call banner,coverage: lines and branches of every process, servers included)
+	$(RUN) coverage html --quiet --fail-under=0
+	$(RUN) coverage report --fail-under=0
+	$(RUN) python scripts/coverage_summary.py
+	@echo "HTML report: htmlcov/index.html"
+
+mutation: .venv/.synced ## Mutation testing of notes.services against the unit tests (mutmut); prints the score
+	$(call banner,mutation testing: notes.services against the unit tests)
+	rm -rf apps/notes/mutants
+	cd apps/notes && $(RUN) mutmut run
+	@cd apps/notes && $(RUN) mutmut results
+	@cd apps/notes && $(RUN) mutmut export-cicd-stats >/dev/null
+	$(RUN) python scripts/mutation_score.py apps/notes/mutants/mutmut-cicd-stats.json \
+		--fail-under $(MUTATION_FAIL_UNDER)
+
+test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
+	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
+	$(RUN) pytest -m "$(if $(NOTES_EXTERNAL_BASE_URL),external and not own_process,external)"
 
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
@@ -80,13 +114,42 @@ code_fixes: .venv/.synced ## Apply ruff's automatic fixes
 	$(call banner,code fixes)
 	$(RUN) ruff check --fix .
 
-static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file
+static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file, container files
 	$(call banner,static checks)
-	$(UV) lock --check
+	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy apps/notes/src libs scripts bench
 	$(RUN) lint-imports
+	@$(MAKE) container_checks
+
+lock_check: $(UV) ## uv.lock matches every pyproject.toml of the workspace
+	$(UV) lock --check
+
+container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workflow files against their schemas, build context
+	$(call banner,container checks (static: no Docker engine needed))
+	$(RUN) hadolint Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec \
+		docker-compose.yml docker-compose.override.yml
+	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(RUN) python scripts/container_check.py
+
+bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for the README
+
+bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
+	$(call banner,benchmark: HTTP load)
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from the OS packages"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get install -y wrk; fi; }
+	$(RUN) python bench/api_load.py
+
+bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
+	$(call banner,benchmark: cost of depth)
+	$(WITH_DB) python bench/depth.py
+
+bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
+	$(call banner,benchmark: event dispatch)
+	$(WITH_DB) python bench/events.py $(ARGS)
 
 db_migration: .venv/.synced ## Apply the migrations to the database
 	$(call banner,migrating the database)
@@ -110,11 +173,20 @@ events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) 
 	$(call banner,listener graph into README.md)
 	$(RUN) python scripts/events_graph.py
 
-bench: bench_events ## Every benchmark
+# Compose reads the host ports from the environment: API_PORT=... applies to it too.
+compose_up compose_logs compose_down: export API_PORT := $(API_PORT)
 
-bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
-	$(call banner,benchmark: event dispatch)
-	$(WITH_DB) python bench/events.py $(ARGS)
+compose_up: ## Build the image, start database, migrations and API (waits until ready), then the worker
+	$(call banner,$(COMPOSE) up: API on http://127.0.0.1:$(API_PORT))
+	$(COMPOSE) up --detach --build --wait api
+	$(COMPOSE) up --detach
+
+compose_logs: ## The Compose services' logs
+	$(COMPOSE) logs --no-color --timestamps
+
+compose_down: ## Stop the Compose services (the database volume is kept; COMPOSE_DOWN_FLAGS=--volumes drops it)
+	$(call banner,$(COMPOSE) down)
+	$(COMPOSE) down --remove-orphans $(COMPOSE_DOWN_FLAGS)
 
 db_stop: ## Stop the embedded PostgreSQL server (its data is kept)
 	$(call banner,stopping the embedded database)

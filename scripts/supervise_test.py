@@ -30,7 +30,7 @@ def _alive(pid):
 
 
 def _start(tmp_path, *commands, sleepers=2):
-    process = subprocess.Popen([sys.executable, str(SUPERVISE), *commands])  # noqa: S603
+    process = subprocess.Popen([sys.executable, str(SUPERVISE), *commands])
     pid_files = [tmp_path / f"child-{i}.pid" for i in range(sleepers)]
     deadline = time.monotonic() + 30
     while not all(f.exists() and f.read_text() for f in pid_files):

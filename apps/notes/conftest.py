@@ -62,6 +62,8 @@ class NoteFactory(factory.Factory):  # type: ignore[misc]
         lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=n)
     )
     deleted_at = None
+    version = 1
+    updated_at = factory.LazyAttribute(lambda note: note.creation_date)
 
 
 class NotePayloadFactory(factory.DictFactory):  # type: ignore[misc]
@@ -204,7 +206,7 @@ def start_app(
     """Start ``uvicorn`` on a free port; with ``wait_ready``, return once it is ready."""
     port = free_port()
     log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - fixed command line of our own
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -286,9 +288,44 @@ def wait_for_log(app: RunningApp, text: str, timeout: float = 60) -> None:
     pytest.fail(f"{text!r} did not show up within {timeout} s:\n{app.log()}")
 
 
+# Set, the external tests drive the server found there (a container, a staging host) instead
+# of starting one; the tests that start processes of their own (marked own_process) cannot.
+EXTERNAL_BASE_URL_VARIABLE = "NOTES_EXTERNAL_BASE_URL"
+
+
+def external_base_url() -> str | None:
+    """The already running server the external tests are pointed at, if any."""
+    url = os.environ.get(EXTERNAL_BASE_URL_VARIABLE, "").strip().rstrip("/")
+    return url or None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that starts app or worker processes unless it is marked ``own_process``."""
+    for item in items:
+        if "launcher" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "own_process"
+        ):
+            msg = f"{item.nodeid} starts processes (launcher): mark it own_process"
+            raise pytest.UsageError(msg)
+
+
 @pytest.fixture(scope="session")
-def app_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of the app running as a separate process on this process's database."""
+def app_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The base URL of the app: a separate process on this process's database, or the server
+    ``NOTES_EXTERNAL_BASE_URL`` names, which must be ready."""
+    url = external_base_url()
+    if url is not None:
+        try:
+            ready = httpx.get(url + "/health/ready", timeout=10)
+        except httpx.TransportError as error:
+            pytest.fail(f"{EXTERNAL_BASE_URL_VARIABLE}={url} does not answer: {error}")
+        if ready.status_code != 200:
+            pytest.fail(f"{url}/health/ready answered {ready.status_code}: {ready.text}")
+        yield url
+        return
+    database_url: str = request.getfixturevalue("database_url")
     app = start_app(database_url, tmp_path_factory.mktemp("app") / "app.log")
     try:
         yield app.base_url
@@ -331,9 +368,15 @@ class Launcher:
 
 
 @pytest.fixture
-def launcher(database_url: str, tmp_path: Path) -> Iterator[Launcher]:
-    """Start the app as extra processes within a test."""
-    launcher = Launcher(database_url, tmp_path)
+def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]:
+    """Start the app or the worker as extra processes within a test (marked ``own_process``)."""
+    url = external_base_url()
+    if url is not None:
+        pytest.fail(
+            f"{request.node.nodeid} starts processes of its own and cannot run against {url}: "
+            "deselect it with -m 'not own_process'"
+        )
+    launcher = Launcher(request.getfixturevalue("database_url"), tmp_path)
     try:
         yield launcher
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
     options = parser.parse_args(argv)
 
+    # Every worker of this launch signs list cursors with the same secret, so a cursor from one
+    # is good at the others. Separate launches (replicas) must set NOTES_CURSOR_SECRET alike.
+    os.environ.setdefault("NOTES_CURSOR_SECRET", secrets.token_urlsafe(32))
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         APP,

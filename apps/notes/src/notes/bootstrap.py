@@ -13,6 +13,7 @@ from notes.connectors.migrations import head_revision
 from notes.connectors.notifications import listen
 from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
+from notes.services.cursors import CursorCodec
 from notes.services.dispatch import Dispatcher, EventWorker
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
@@ -27,6 +28,7 @@ class Container:
 
     settings: Settings
     engine: AsyncEngine
+    read_engine: AsyncEngine
     schema_head: str
     uow: Callable[[], UnitOfWork]
     notes: NotesService
@@ -35,6 +37,7 @@ class Container:
     async def close(self) -> None:
         """Release the database connections."""
         await self.engine.dispose()
+        await self.read_engine.dispose()
 
 
 async def bootstrap(settings: Settings) -> Container:
@@ -49,18 +52,29 @@ async def bootstrap(settings: Settings) -> Container:
     except BaseException:
         await engine.dispose()
         raise
+    read_engine = create_engine(settings, autocommit=True)
     sessions = create_session_factory(engine)
+    read_sessions = create_session_factory(read_engine)
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(sessions)
 
+    def read_uow() -> UnitOfWork:
+        return SqlUnitOfWork(read_sessions)
+
     container = Container(
         settings=settings,
         engine=engine,
+        read_engine=read_engine,
         schema_head=head_revision(settings.migrations_dir),
         uow=uow,
-        notes=NotesService(uow),
-        tags=TagsService(uow),
+        notes=NotesService(
+            uow,
+            read_uow=read_uow,
+            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+        ),
+        # Reading the counts is one statement each: no transaction of its own.
+        tags=TagsService(read_uow),
     )
     _logger.info("connected to the database; schema head is %s", container.schema_head)
     return container

@@ -8,7 +8,8 @@ import pytest
 
 from notes.services.notes import NotesService
 
-pytestmark = pytest.mark.external
+# Every test here starts worker processes of its own.
+pytestmark = [pytest.mark.external, pytest.mark.own_process]
 
 
 async def until(condition, seconds=30.0):

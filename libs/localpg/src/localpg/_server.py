@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
 import logging
 import shutil
 import subprocess
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -55,20 +58,37 @@ def find_running(data_dir: Path) -> LocalServer | None:
 def ensure_running(data_dir: Path) -> LocalServer:
     """Initialise ``data_dir`` if it is new, start its server unless it runs, and describe it.
 
-    Safe to call from several processes at once: the wheel serialises start-ups with a file
-    lock. The server keeps running after this process exits; :func:`stop` ends it.
+    Safe to call from several processes at once (parallel test workers do): they queue on a
+    lock file beside ``data_dir``, so only the first initialises and starts the server, and
+    nobody reads a half-written ``postmaster.pid``. The server keeps running after this
+    process exits; :func:`stop` ends it.
     """
     data_dir = data_dir.resolve()
-    running = find_running(data_dir)
-    if running is not None:
-        return running
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    _logger.info("starting embedded PostgreSQL in %s", data_dir)
-    server = _embedded().get_server(data_dir, cleanup_mode=None)
-    info = server.get_postmaster_info()
-    return LocalServer(
-        data_dir=data_dir, socket_dir=Path(info.socket_dir), pid=info.pid, port=info.port
-    )
+    with _locked(data_dir.parent / f".{data_dir.name}.lock"):
+        running = find_running(data_dir)
+        if running is not None:
+            return running
+        _logger.info("starting embedded PostgreSQL in %s", data_dir)
+        server = _embedded().get_server(data_dir, cleanup_mode=None)
+        # The wheel registers an exit handler that only logs here (the server is meant to
+        # outlive this process), and logs after test runners have closed their streams.
+        atexit.unregister(server._cleanup)  # noqa: SLF001 - the handler has no public name
+        info = server.get_postmaster_info()
+        return LocalServer(
+            data_dir=data_dir, socket_dir=Path(info.socket_dir), pid=info.pid, port=info.port
+        )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def stop(data_dir: Path) -> bool:
@@ -87,6 +107,7 @@ def destroy(data_dir: Path) -> None:
     with contextlib.suppress(subprocess.CalledProcessError):
         stop(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
+    (data_dir.parent / f".{data_dir.name}.lock").unlink(missing_ok=True)
 
 
 def _is_root() -> bool:

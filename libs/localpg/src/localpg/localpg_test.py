@@ -1,4 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False
+import subprocess
+import sys
+
 import psycopg
 import pytest
 
@@ -30,6 +33,27 @@ def test_public_names_are_what_all_promises():
         "with_database",
     }
     assert all(hasattr(localpg, name) for name in localpg.__all__)
+
+
+@pytest.mark.integrated
+def test_processes_starting_one_server_at_once_all_get_it(tmp_path):
+    data_dir = tmp_path / "pg"
+    script = (
+        "import sys, localpg; s = localpg.ensure_running(__import__('pathlib').Path(sys.argv[1]));"
+        " print(s.pid)"
+    )
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(data_dir)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    try:
+        pids = {p.communicate(timeout=120)[0].strip() for p in starters}
+        assert all(p.returncode == 0 for p in starters)
+        assert len(pids) == 1
+    finally:
+        localpg.destroy(data_dir)
 
 
 @pytest.mark.integrated

@@ -8,7 +8,12 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from notes.core.config import Settings
 
@@ -19,18 +24,25 @@ class DatabaseUnavailableError(RuntimeError):
     """The database did not answer within the configured attempts."""
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine with a bounded pool; nothing connects until first use."""
+def create_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
+    """An engine with a bounded pool; nothing connects until first use.
+
+    An ``autocommit`` engine runs each statement as its own transaction and skips the rollback
+    a pool normally sends when a connection comes back: right for reads of a single statement,
+    which then cost one round trip (no BEGIN, no ROLLBACK). It must not be used for anything
+    that needs a transaction (writes, locks, several statements that must agree).
+    """
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=3600,
         connect_args={"connect_timeout": 5, "application_name": settings.app_name},
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit, so entities outlive the transaction."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

@@ -4,34 +4,91 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from notes.connectors.event_log import EventLog
-from notes.connectors.notes_repository import NoteRepository
+from notes.connectors.idempotency_repository import IdempotencyKeyRepository
+from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteRepository, Position
 from notes.connectors.notifications import Wakeups
 from notes.connectors.tags_repository import TagRepository
 from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import CategoryCount, Note, NoteEvent, TagCount
+from notes.entities import CategoryCount, IdempotencyKey, Note, NoteEvent, TagCount
 
 K = TypeVar("K")
 V = TypeVar("V")
 
+_WORD = re.compile(r"[a-z0-9]+")
+# A few of PostgreSQL's English stop words: never indexed, so never found.
+# fmt: off
+_STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+})
+# fmt: on
+
+
+def _stem(word: str) -> str:
+    """A rough English stem: enough to agree with PostgreSQL on plain words (run, runs, running).
+
+    Only an approximation of PostgreSQL's Snowball stemmer: tests that need real stemming run
+    against PostgreSQL.
+    """
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]
+            break
+    return word
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
+
+
+def _matches(note: Note, where: NoteFilter, tags: frozenset[str]) -> bool:
+    if note.deleted_at is not None or (where.tag is not None and where.tag not in tags):
+        return False
+    if where.category is not None and note.category != where.category:
+        return False
+    if where.created_after is not None and note.creation_date < where.created_after:
+        return False
+    if where.created_before is not None and note.creation_date >= where.created_before:
+        return False
+    if where.text is not None:
+        wanted = _terms(where.text)
+        return bool(wanted) and wanted <= _terms(note.contents)
+    return True
+
+
+_NOTE_COLUMNS = [c.key for c in Note.__table__.columns if c.computed is None]
+_KEY_COLUMNS = [c.key for c in IdempotencyKey.__table__.columns]
+
 
 def _copy_note(note: Note) -> Note:
-    return Note(**{c.key: getattr(note, c.key) for c in Note.__table__.columns})
+    return Note(**{c: getattr(note, c) for c in _NOTE_COLUMNS})
 
 
 def _same_note(a: Note, b: Note) -> bool:
-    return all(getattr(a, c.key) == getattr(b, c.key) for c in Note.__table__.columns)
+    return all(getattr(a, c) == getattr(b, c) for c in _NOTE_COLUMNS)
 
 
-def _snapshot(rows: dict[uuid.UUID, Note]) -> dict[uuid.UUID, Note]:
-    """Copies of ``rows``, so changes to them stay invisible until committed."""
-    return {key: _copy_note(note) for key, note in rows.items()}
+def _copy_key(record: IdempotencyKey) -> IdempotencyKey:
+    return IdempotencyKey(**{c: getattr(record, c) for c in _KEY_COLUMNS})
+
+
+def _same_key(a: IdempotencyKey, b: IdempotencyKey) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _KEY_COLUMNS)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 class _Table(Generic[K, V]):
@@ -79,10 +136,12 @@ class _Table(Generic[K, V]):
 
 
 class InMemoryDatabase:
-    """The committed state that in-memory units of work share, as they would share a server."""
+    """The committed state that in-memory units of work share, and the locks they hold."""
 
     def __init__(self, notes: dict[uuid.UUID, Note] | None = None) -> None:
         self.notes: dict[uuid.UUID, Note] = {} if notes is None else notes
+        self.idempotency_keys: dict[str, IdempotencyKey] = {}
+        self.locks: set[str] = set()  # idempotency keys locked by a running unit of work
         self.events: dict[int, NoteEvent] = {}
         self.dispatched: dict[int, bool] = {}
         self.processed: dict[tuple[int, str], bool] = {}
@@ -139,17 +198,63 @@ class InMemoryNoteRepository(NoteRepository):
         return note if note is not None and note.deleted_at is None else None
 
     async def list(
-        self, *, offset: int, limit: int, category: str | None, tag: str | None = None
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Position | None = None,
+        where: NoteFilter = NO_FILTER,
     ) -> list[Note]:
-        live = [
-            n
-            for n in self.rows.values()
-            if n.deleted_at is None
-            and (category is None or n.category == category)
-            and (tag is None or tag in self._note_tags.get(n.id, ()))
+        found = [
+            n for n in self.rows.values() if _matches(n, where, self._note_tags.get(n.id, _NONE))
         ]
-        live.sort(key=lambda n: (n.creation_date, n.id), reverse=True)
-        return live[offset : offset + limit]
+        if after is not None:
+            found = [n for n in found if Position.of(n) < after]
+        found.sort(key=Position.of, reverse=True)
+        return found[offset : offset + limit]
+
+
+class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
+    """Idempotency keys in a dict; locks live in the shared database, held per unit of work."""
+
+    def __init__(self, rows: dict[str, IdempotencyKey], database: InMemoryDatabase) -> None:
+        self.rows = rows
+        self.held: set[str] = set()
+        self._database = database
+
+    async def try_lock(self, key: str) -> bool:
+        if key in self.held:
+            return True
+        if key in self._database.locks:
+            return False
+        self._database.locks.add(key)
+        self.held.add(key)
+        return True
+
+    async def get(self, key: str) -> IdempotencyKey | None:
+        return self.rows.get(key)
+
+    async def add(self, record: IdempotencyKey) -> None:
+        if record.key in self.rows:
+            msg = f"duplicate idempotency key {record.key!r}"
+            raise ValueError(msg)
+        self.rows[record.key] = record
+
+    async def remove(self, record: IdempotencyKey) -> None:
+        del self.rows[record.key]
+
+    async def purge_expired(self, now: datetime, *, limit: int) -> int:
+        expired = sorted(
+            (r for r in self.rows.values() if r.expires_at <= now), key=lambda r: r.expires_at
+        )[:limit]
+        for record in expired:
+            await self.remove(record)
+        return len(expired)
+
+    def release(self) -> None:
+        """Give up the locks this unit of work holds."""
+        self._database.locks.difference_update(self.held)
+        self.held.clear()
 
 
 class InMemoryEventLog(EventLog):
@@ -259,7 +364,8 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     Each unit of work works on a copy of the committed rows, as a transaction sees its own
     snapshot; ``commit`` writes back what it changed. One instance may be entered again after
-    it is left; for units of work that overlap, use ``InMemoryDatabase.unit_of_work``.
+    it is left; for units of work that overlap, use ``InMemoryDatabase.unit_of_work``. Claimed
+    events and locked idempotency keys are held until the unit of work commits or ends.
     """
 
     def __init__(
@@ -289,9 +395,17 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._notes = _Table(database.notes, _copy_note, _same_note)
         self._tags = InMemoryTagRepository(database, self._notes)
         self._events = InMemoryEventLog(database, owner=object())
+        self._keys = _Table(database.idempotency_keys, _copy_key, _same_key)
         self.notes = InMemoryNoteRepository(self._notes.rows, self._tags.note_tag_rows.rows)
         self.events = self._events
         self.tags = self._tags
+        self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
+
+    def _release(self) -> None:
+        """Let go of claimed events and locked keys, as the end of a transaction does."""
+        self._events.release()
+        assert isinstance(self.idempotency_keys, InMemoryIdempotencyKeyRepository)  # noqa: S101
+        self.idempotency_keys.release()
 
     async def __aexit__(
         self,
@@ -299,7 +413,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._events.release()
+        self._release()
 
     async def commit(self) -> None:
         if self.database.fail_commits:
@@ -315,10 +429,11 @@ class InMemoryUnitOfWork(UnitOfWork):
             self._tags.note_tag_rows,
             self._tags.tag_count_rows,
             self._tags.category_count_rows,
+            self._keys,
         ):
             table.publish()
         self.database.commits += 1
-        self._events.release()
+        self._release()
         # As a session after COMMIT: later work starts a new transaction on what is committed.
         self._begin()
         if added_events:

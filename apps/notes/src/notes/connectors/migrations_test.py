@@ -1,14 +1,19 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 import ast
+from datetime import UTC, datetime
 
 import localpg
+import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
 from notes.connectors.migrations import head_revision
 from notes.core.config import MIGRATIONS_DIR, Settings
+from notes.core.ids import uuid7
 from notes.entities import Base
 
 
@@ -58,3 +63,49 @@ async def test_fresh_database_is_not_at_head_until_migrated(server_url, make_uni
     finally:
         await engine.dispose()
         localpg.drop_database(server_url, name)
+
+
+def _alembic_config(url):
+    config = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    return config
+
+
+@pytest.mark.integrated
+def test_upgrading_keeps_the_notes_of_the_first_schema_intact(server_url, make_unique):
+    name = make_unique("notes_test_upgrade").replace("-", "_")
+    localpg.create_database(server_url, name)
+    url = localpg.with_database(server_url, name)
+    rows = [
+        (uuid7(), "I was running late", "work", datetime(2025, 1, 1, 8, tzinfo=UTC), None),
+        (uuid7(), "x" * 100_000, "", datetime(2025, 1, 2, 9, 30, 15, 123456, tzinfo=UTC), None),
+        (
+            uuid7(),
+            "deleted but kept",
+            "home",
+            datetime(2025, 1, 3, tzinfo=UTC),
+            datetime(2025, 2, 1, tzinfo=UTC),
+        ),
+    ]
+    columns = "id, contents, category, creation_date, deleted_at"
+    try:
+        command.upgrade(_alembic_config(url), "0001_create_notes")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            conn.cursor().executemany(
+                f"INSERT INTO notes ({columns}) VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                rows,
+            )
+        command.upgrade(_alembic_config(url), "head")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            kept = conn.execute(
+                f"SELECT {columns}, version, updated_at FROM notes ORDER BY creation_date"  # noqa: S608
+            ).fetchall()
+            found = conn.execute(
+                "SELECT id FROM notes WHERE contents_tsv @@ websearch_to_tsquery('english', 'run')"
+            ).fetchall()
+    finally:
+        localpg.drop_database(server_url, name)
+    assert [tuple(row[:5]) for row in kept] == rows
+    assert [(row[5], row[6]) for row in kept] == [(1, row[3]) for row in rows]
+    assert found == [(rows[0][0],)]

@@ -1,11 +1,13 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """One contract, two implementations: the in-memory fake must behave like PostgreSQL."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from notes.connectors.memory import InMemoryUnitOfWork
+from notes.connectors.notes_repository import NoteFilter, Position
+from notes.entities import IdempotencyKey
 
 
 @pytest.fixture(
@@ -78,7 +80,7 @@ async def test_list_orders_newest_first_and_breaks_ties_by_id(uow, note_factory,
     )
     await _add(uow, notes)
     async with uow:
-        listed = await uow.notes.list(offset=0, limit=10, category=category)
+        listed = await uow.notes.list(offset=0, limit=10, where=NoteFilter(category=category))
     expected = sorted(notes, key=lambda n: (n.creation_date, n.id), reverse=True)
     assert [n.id for n in listed] == [n.id for n in expected]
 
@@ -90,7 +92,7 @@ async def test_list_applies_offset_limit_and_skips_deleted(uow, note_factory, ma
     await _add(uow, notes)
     live_newest_first = [n.id for n in reversed(notes) if n.deleted_at is None]
     async with uow:
-        page = await uow.notes.list(offset=1, limit=3, category=category)
+        page = await uow.notes.list(offset=1, limit=3, where=NoteFilter(category=category))
     assert [n.id for n in page] == live_newest_first[1:4]
 
 
@@ -99,5 +101,186 @@ async def test_list_without_category_includes_every_category(uow, note_factory):
     b = note_factory.build(category="b-unique-cat", creation_date=datetime(2099, 1, 2, tzinfo=UTC))
     await _add(uow, [a, b])
     async with uow:
-        listed = await uow.notes.list(offset=0, limit=2, category=None)
+        listed = await uow.notes.list(offset=0, limit=2)
     assert [n.id for n in listed] == [b.id, a.id]
+
+
+async def test_version_and_update_time_are_kept(uow, note_factory):
+    note = note_factory.build(version=4, updated_at=datetime(2026, 5, 1, tzinfo=UTC))
+    await _add(uow, [note])
+    async with uow:
+        found = await uow.notes.get(note.id)
+    assert found is not None
+    assert (found.version, found.updated_at) == (4, datetime(2026, 5, 1, tzinfo=UTC))
+
+
+async def test_change_to_a_locked_note_is_kept_on_commit(uow, note_factory):
+    note = note_factory.build()
+    await _add(uow, [note])
+    async with uow:
+        found = await uow.notes.get(note.id, for_update=True)
+        found.contents = "changed"
+        found.version = 2
+        await uow.commit()
+    async with uow:
+        again = await uow.notes.get(note.id)
+    assert (again.contents, again.version) == ("changed", 2)
+
+
+async def test_list_after_a_position_continues_behind_it_ties_broken_by_id(
+    uow, note_factory, make_unique
+):
+    category = make_unique("cat")
+    same_time = datetime(2026, 3, 1, tzinfo=UTC)
+    notes = [note_factory.build(category=category, creation_date=same_time) for _ in range(4)]
+    notes += [note_factory.build(category=category) for _ in range(3)]
+    await _add(uow, notes)
+    newest_first = sorted(notes, key=Position.of, reverse=True)
+    where = NoteFilter(category=category)
+    for index, note in enumerate(newest_first):
+        async with uow:
+            rest = await uow.notes.list(limit=100, after=Position.of(note), where=where)
+        assert [n.id for n in rest] == [n.id for n in newest_first[index + 1 :]]
+
+
+async def test_list_filters_by_creation_time_from_inclusive_to_exclusive(
+    uow, note_factory, make_unique
+):
+    category = make_unique("cat")
+    start = datetime(2026, 4, 1, tzinfo=UTC)
+    notes = [
+        note_factory.build(category=category, creation_date=start + timedelta(hours=h))
+        for h in range(5)
+    ]
+    await _add(uow, notes)
+    where = NoteFilter(
+        category=category,
+        created_after=start + timedelta(hours=1),
+        created_before=start + timedelta(hours=3),
+    )
+    async with uow:
+        listed = await uow.notes.list(limit=10, where=where)
+    assert [n.id for n in listed] == [notes[2].id, notes[1].id]
+
+
+async def test_list_filter_by_time_compares_instants_not_wall_clocks(
+    uow, note_factory, make_unique
+):
+    category = make_unique("cat")
+    note = note_factory.build(category=category, creation_date=datetime(2026, 4, 1, 12, tzinfo=UTC))
+    await _add(uow, [note])
+    paris = timezone(timedelta(hours=2))
+    async with uow:
+        before = await uow.notes.list(
+            limit=10,
+            where=NoteFilter(
+                category=category, created_before=datetime(2026, 4, 1, 14, tzinfo=paris)
+            ),
+        )
+        after = await uow.notes.list(
+            limit=10,
+            where=NoteFilter(
+                category=category, created_after=datetime(2026, 4, 1, 14, tzinfo=paris)
+            ),
+        )
+    assert ([n.id for n in before], [n.id for n in after]) == ([], [note.id])
+
+
+async def test_text_search_needs_every_word_and_ignores_case_and_plurals(
+    uow, note_factory, make_unique
+):
+    category = make_unique("cat")
+    both = note_factory.build(category=category, contents="Apple and banana pie")
+    apple = note_factory.build(category=category, contents="apples on the tart")
+    neither = note_factory.build(category=category, contents="cherry crumble")
+    await _add(uow, [both, apple, neither])
+
+    async def search(text):
+        async with uow:
+            found = await uow.notes.list(limit=10, where=NoteFilter(category=category, text=text))
+        return {n.id for n in found}
+
+    assert await search("apple") == {both.id, apple.id}
+    assert await search("APPLES") == {both.id, apple.id}
+    assert await search("banana apple") == {both.id}
+    assert await search("banana cherry") == set()
+
+
+async def test_text_search_skips_deleted_notes(uow, note_factory, make_unique):
+    category = make_unique("cat")
+    gone = note_factory.build(
+        category=category, contents="walnut", deleted_at=datetime(2026, 2, 1, tzinfo=UTC)
+    )
+    await _add(uow, [gone])
+    async with uow:
+        found = await uow.notes.list(limit=10, where=NoteFilter(category=category, text="walnut"))
+    assert found == []
+
+
+# --- idempotency keys ------------------------------------------------------------------------
+
+
+def _record(key, now, *, lifetime=timedelta(hours=24)):
+    return IdempotencyKey(
+        key=key,
+        fingerprint="f" * 64,
+        response_status=201,
+        response_body={"id": "x", "nested": {"n": 1}},
+        created_at=now,
+        expires_at=now + lifetime,
+    )
+
+
+async def test_idempotency_key_is_stored_and_read_back(uow, make_unique):
+    key = make_unique("key")
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    async with uow:
+        assert await uow.idempotency_keys.get(key) is None
+        await uow.idempotency_keys.add(_record(key, now))
+        await uow.commit()
+    async with uow:
+        found = await uow.idempotency_keys.get(key)
+    assert found is not None
+    assert (found.response_status, found.response_body) == (201, {"id": "x", "nested": {"n": 1}})
+    assert found.expires_at == now + timedelta(hours=24)
+
+
+async def test_removed_idempotency_key_can_be_stored_again(uow, make_unique):
+    key = make_unique("key")
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    await _add_key(uow, _record(key, now))
+    async with uow:
+        await uow.idempotency_keys.remove(await uow.idempotency_keys.get(key))
+        await uow.idempotency_keys.add(_record(key, now + timedelta(days=2)))
+        await uow.commit()
+    async with uow:
+        found = await uow.idempotency_keys.get(key)
+    assert found.created_at == now + timedelta(days=2)
+
+
+async def test_purge_deletes_only_expired_keys(uow, make_unique):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    expired = make_unique("key")
+    live = make_unique("key")
+    await _add_key(uow, _record(expired, now - timedelta(days=2)))
+    await _add_key(uow, _record(live, now))
+    async with uow:
+        purged = await uow.idempotency_keys.purge_expired(now, limit=1000)
+        await uow.commit()
+    assert purged >= 1
+    async with uow:
+        assert await uow.idempotency_keys.get(expired) is None
+        assert await uow.idempotency_keys.get(live) is not None
+
+
+async def test_a_unit_of_work_may_lock_a_key_it_holds_again(uow, make_unique):
+    key = make_unique("key")
+    async with uow:
+        assert await uow.idempotency_keys.try_lock(key)
+        assert await uow.idempotency_keys.try_lock(key)
+
+
+async def _add_key(uow, record):
+    async with uow:
+        await uow.idempotency_keys.add(record)
+        await uow.commit()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from notes.connectors.memory import InMemoryUnitOfWork
+from notes.connectors.notes_repository import NoteFilter, Position
 
 
 @pytest.fixture(
@@ -55,8 +56,26 @@ async def test_notes_are_listed_by_tag(uow, note_factory, make_unique):
     await _add_notes(uow, [tagged, other, gone])
     await _set_tags(uow, [(tagged, {tag}), (other, {make_unique("tag")}), (gone, {tag})])
     async with uow:
-        listed = await uow.notes.list(offset=0, limit=10, category=None, tag=tag)
+        listed = await uow.notes.list(limit=10, where=NoteFilter(tag=tag))
     assert [n.id for n in listed] == [tagged.id]
+
+
+async def test_tag_combines_with_the_other_filters_and_positions(uow, note_factory, make_unique):
+    tag, category = make_unique("tag"), make_unique("cat")
+    notes = note_factory.build_batch(4, category=category)  # oldest first
+    await _add_notes(uow, notes)
+    await _set_tags(uow, [(note, {tag}) for note in notes[:3]])
+    where = NoteFilter(tag=tag, category=category)
+    async with uow:
+        assert [n.id for n in await uow.notes.list(limit=10, where=where)] == [
+            notes[2].id,
+            notes[1].id,
+            notes[0].id,
+        ]
+        after = await uow.notes.list(limit=10, after=Position.of(notes[2]), where=where)
+        assert [n.id for n in after] == [notes[1].id, notes[0].id]
+        elsewhere = NoteFilter(tag=tag, category=make_unique("cat"))
+        assert await uow.notes.list(limit=10, where=elsewhere) == []
 
 
 async def test_tag_recount_counts_tagged_notes_and_forgets_unused_tags(

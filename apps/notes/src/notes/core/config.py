@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # apps/notes/migrations, beside the package's source folder.
@@ -19,7 +20,7 @@ class Settings(BaseSettings):
 
     app_name: str = "notes"
     database_url: Annotated[str, Field(min_length=1)]
-    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 20
     db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
     db_connect_attempts: Annotated[int, Field(ge=1)] = 20
     db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
     worker_concurrency: Annotated[int, Field(ge=1, le=100)] = 4
     migrations_dir: Path = MIGRATIONS_DIR
+    # Signs list cursors. The default is random per process: replicas (and workers) must share
+    # one value, or a cursor issued by one is refused by another.
+    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
     @field_validator("database_url")
     @classmethod
@@ -40,6 +44,14 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value.removeprefix(prefix)
         if not value.startswith("postgresql+psycopg://"):
             msg = "NOTES_DATABASE_URL must be a postgresql:// or postgresql+psycopg:// URL"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < 16:
+            msg = "NOTES_CURSOR_SECRET must be at least 16 bytes long"
             raise ValueError(msg)
         return value
 

@@ -9,6 +9,7 @@ from notes.entities.events import (
     NoteUpdated,
     ProcessedEvent,
 )
+from notes.entities.idempotency import IdempotencyKey
 from notes.entities.note import Note
 from notes.entities.tags import CategoryCount, NoteTag, TagCount, extract_tags
 
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "CategoryCount",
     "EventRecord",
+    "IdempotencyKey",
     "Note",
     "NoteCreated",
     "NoteDeleted",

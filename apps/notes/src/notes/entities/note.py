@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, Text, Uuid
+from sqlalchemy import CheckConstraint, Computed, DateTime, Index, Integer, String, Text, Uuid
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notes.entities.base import Base
@@ -13,9 +14,18 @@ from notes.entities.base import Base
 CONTENTS_MAX = 100_000
 CATEGORY_MAX = 100
 
+# The text search configuration of ``contents``: English stemming and stop words. Written the way
+# PostgreSQL reports the generated column back, so models and migrations compare equal.
+SEARCH_CONFIG = "english"
+_CONTENTS_TSV = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, contents)"
+
 
 class Note(Base):
-    """A note. ``deleted_at`` is set on delete; deleted notes are never served."""
+    """A note. ``deleted_at`` is set on delete; deleted notes are never served.
+
+    ``version`` starts at 1 and grows by one with every change of ``contents`` or ``category``;
+    ``updated_at`` is the time of the last change (the creation time until the first).
+    """
 
     __tablename__ = "notes"
 
@@ -24,19 +34,28 @@ class Note(Base):
     category: Mapped[str] = mapped_column(String(CATEGORY_MAX), server_default="")
     creation_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Kept by PostgreSQL from ``contents``; only queries read it, so it is never loaded.
+    contents_tsv: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed(_CONTENTS_TSV, persisted=True), deferred=True
+    )
 
     __table_args__ = (
         CheckConstraint(
             f"char_length(contents) BETWEEN 1 AND {CONTENTS_MAX}", name="contents_length"
         ),
+        CheckConstraint("version >= 1", name="version_positive"),
     )
+    # The generated column is not read back after an insert or update: nothing needs it loaded.
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy's own declaration
 
     def __repr__(self) -> str:
-        return f"Note(id={self.id!s}, category={self.category!r})"
+        return f"Note(id={self.id!s}, category={self.category!r}, version={self.version})"
 
 
 # Newest first over live notes, with and without a category: the list's sort order, so a page
-# is read straight off an index.
+# is read straight off an index, at any depth when it starts from a cursor.
 Index(
     "ix_notes_live_newest",
     Note.creation_date.desc(),
@@ -48,5 +67,12 @@ Index(
     Note.category,
     Note.creation_date.desc(),
     Note.id.desc(),
+    postgresql_where=Note.deleted_at.is_(None),
+)
+# Full-text search over live notes.
+Index(
+    "ix_notes_live_contents_tsv",
+    Note.contents_tsv,
+    postgresql_using="gin",
     postgresql_where=Note.deleted_at.is_(None),
 )

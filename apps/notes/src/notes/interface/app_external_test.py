@@ -141,6 +141,7 @@ async def test_openapi_and_docs_are_served(http):
     assert {"/", "/health/ready", "/notes/", "/notes/{note_id}/"} <= set(spec["paths"])
 
 
+@pytest.mark.own_process
 def test_sigterm_logs_shutdown_and_exits_zero_within_ten_seconds(launcher):
     app = launcher.start()
     assert httpx.get(app.base_url + "/").status_code == 200
@@ -155,6 +156,7 @@ def test_sigterm_logs_shutdown_and_exits_zero_within_ten_seconds(launcher):
     assert "notes stopped" in log
 
 
+@pytest.mark.own_process
 def test_app_without_a_database_gives_up_with_a_clear_message(launcher):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

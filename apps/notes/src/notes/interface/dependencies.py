@@ -10,21 +10,26 @@ from notes.bootstrap import Container
 from notes.services.notes import NotesService
 from notes.services.tags import TagsService
 
+# All are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency
+# would be sent to the thread pool on every request.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     """The container built at start-up."""
     container: Container = request.app.state.container
     return container
 
 
-def get_notes_service(request: Request) -> NotesService:
+async def get_notes_service(request: Request) -> NotesService:
     """The notes service."""
-    return get_container(request).notes
+    container: Container = request.app.state.container
+    return container.notes
 
 
-def get_tags_service(request: Request) -> TagsService:
+async def get_tags_service(request: Request) -> TagsService:
     """The tags service."""
-    return get_container(request).tags
+    container: Container = request.app.state.container
+    return container.tags
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

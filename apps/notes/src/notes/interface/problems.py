@@ -13,7 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from notes.services.errors import NoteNotFoundError, NotesError
+from notes.services.errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    InvalidCursorError,
+    NoteNotFoundError,
+    NotesError,
+    VersionConflictError,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -22,6 +29,10 @@ PROBLEM_JSON = "application/problem+json"
 # Each service error maps to a status and a problem type; the most specific class wins.
 _DOMAIN_ERRORS: dict[type[NotesError], tuple[int, str]] = {
     NoteNotFoundError: (404, "urn:notes:problem:note-not-found"),
+    VersionConflictError: (412, "urn:notes:problem:version-conflict"),
+    InvalidCursorError: (400, "urn:notes:problem:invalid-cursor"),
+    IdempotencyKeyInUseError: (409, "urn:notes:problem:idempotency-key-in-use"),
+    IdempotencyKeyReusedError: (422, "urn:notes:problem:idempotency-key-reused"),
 }
 
 

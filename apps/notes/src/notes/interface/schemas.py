@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from notes.entities import CategoryCount, Note, TagCount
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
+from notes.services.cursors import MAX_CURSOR_LENGTH
 
 Contents = Annotated[str, Field(min_length=1, max_length=CONTENTS_MAX)]
 Category = Annotated[str, Field(max_length=CATEGORY_MAX)]
@@ -25,6 +26,64 @@ class NoteCreate(BaseModel):
     category: Category = ""
 
 
+class NoteUpdate(BaseModel):
+    """The body of ``PATCH /notes/{id}/``: the fields to change, at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contents: Contents | None = None
+    category: Category | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> NoteUpdate:
+        if not self.model_fields_set:
+            msg = "give at least one of contents, category"
+            raise ValueError(msg)
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                msg = f"{name} cannot be null"
+                raise ValueError(msg)
+        return self
+
+
+class NoteListQuery(BaseModel):
+    """The query parameters of ``GET /notes/``."""
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[
+        str | None,
+        Field(min_length=1, max_length=MAX_CURSOR_LENGTH, description="From a next link"),
+    ] = None
+    offset: Annotated[
+        int | None, Field(ge=0, le=10_000_000, description="Notes to skip; not with cursor")
+    ] = None
+    category: Category | None = None
+    created_after: Annotated[
+        AwareDatetime | None, Field(description="Inclusive; ISO 8601 with an offset")
+    ] = None
+    created_before: Annotated[
+        AwareDatetime | None, Field(description="Exclusive; ISO 8601 with an offset")
+    ] = None
+    q: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=r"\S",
+            description="Words that must all occur in contents (English stemming)",
+        ),
+    ] = None
+    tag: Annotated[
+        TagName | None,
+        Field(description="Only notes with this hashtag (with or without `#`, any case)"),
+    ] = None
+
+    def next_page(self, cursor: str) -> dict[str, str]:
+        """The query of the page after this one: the same filters and limit, and ``cursor``."""
+        params = self.model_dump(mode="json", exclude_none=True, exclude={"offset", "cursor"})
+        return {**{k: str(v) for k, v in params.items()}, "cursor": cursor}
+
+
 class NoteRead(BaseModel):
     """A note as the API shows it."""
 
@@ -32,6 +91,8 @@ class NoteRead(BaseModel):
     contents: str
     category: str
     creation_date: AwareDatetime
+    updated_at: AwareDatetime
+    version: int
 
     @classmethod
     def from_entity(cls, note: Note) -> NoteRead:
@@ -41,6 +102,8 @@ class NoteRead(BaseModel):
             contents=note.contents,
             category=note.category,
             creation_date=note.creation_date,
+            updated_at=note.updated_at,
+            version=note.version,
         )
 
 

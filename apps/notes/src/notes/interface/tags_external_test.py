@@ -15,6 +15,7 @@ async def until(condition, seconds=10.0):
             await asyncio.sleep(0.1)
 
 
+@pytest.mark.own_process
 async def test_a_new_notes_hashtags_show_up_in_tags_within_seconds(http, launcher, make_unique):
     launcher.start_worker()
     tag = make_unique("tag").replace("-", "_")

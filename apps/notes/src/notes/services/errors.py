@@ -15,3 +15,37 @@ class NoteNotFoundError(NotesError):
     def __init__(self, note_id: uuid.UUID) -> None:
         super().__init__(f"note {note_id} does not exist")
         self.note_id = note_id
+
+
+class VersionConflictError(NotesError):
+    """The note is not at any of the versions the caller based its change on; nothing changed."""
+
+    def __init__(self, note_id: uuid.UUID, current: int) -> None:
+        super().__init__(f"note {note_id} is at version {current}, not at the version expected")
+        self.note_id = note_id
+        self.current = current
+
+
+class InvalidCursorError(NotesError):
+    """A list cursor that this service did not issue, or that was altered."""
+
+    def __init__(self) -> None:
+        super().__init__("the cursor is malformed or was not issued by this service")
+
+
+class IdempotencyKeyInUseError(NotesError):
+    """Another request with this idempotency key is still being handled."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"a request with idempotency key {key!r} is still in progress; retry later"
+        )
+        self.key = key
+
+
+class IdempotencyKeyReusedError(NotesError):
+    """The idempotency key was already used for a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used with a different request")
+        self.key = key

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from notes.connectors.notes_repository import NoteFilter
 from notes.entities import NoteCreated, NoteDeleted, NoteUpdated
 from notes.services.dispatch import Dispatcher
 from notes.services.listeners import GRAPH_END, GRAPH_START, build_bus, graph_block, once
@@ -27,16 +28,6 @@ def bus(memory_db):
 @pytest.fixture
 def dispatch(memory_db, bus):
     return Dispatcher(memory_db.unit_of_work, bus).dispatch_pending
-
-
-async def edit(memory_db, note_id, *, contents, category):
-    """What an update use case does: change the note, record NoteUpdated, commit."""
-    async with memory_db.unit_of_work() as uow:
-        note = await uow.notes.get(note_id, for_update=True)
-        before = (note.contents, note.category)
-        note.contents, note.category = contents, category
-        await uow.events.add(NoteUpdated.of(note, at=note.creation_date, before=before))
-        await uow.commit()
 
 
 def state(memory_db):
@@ -63,7 +54,7 @@ async def test_tags_and_counts_follow_created_notes(service, dispatch, memory_db
     assert memory_db.note_tags[first.id] == {"trip", "rome"}
     assert memory_db.tag_counts == {"trip": 2, "rome": 1}
     assert memory_db.category_counts == {"travel": 2}
-    assert [n.id for n in await service.list(tag="rome")] == [first.id]
+    assert [n.id for n in (await service.list(where=NoteFilter(tag="rome"))).notes] == [first.id]
 
 
 async def test_an_edit_re_extracts_tags_and_moves_counts(service, dispatch, memory_db):
@@ -71,7 +62,7 @@ async def test_an_edit_re_extracts_tags_and_moves_counts(service, dispatch, memo
     await service.create(contents="#b", category="old")
     await dispatch()
 
-    await edit(memory_db, note.id, contents="#b #c", category="new")
+    await service.update(note.id, contents="#b #c", category="new")
     await dispatch()
 
     assert memory_db.note_tags[note.id] == {"b", "c"}
@@ -107,7 +98,7 @@ async def test_every_listener_records_each_event_it_handled(service, dispatch, m
 
 async def test_redelivered_events_change_nothing(service, dispatch, bus, memory_db):
     note = await service.create(contents="#a #b", category="c")
-    await edit(memory_db, note.id, contents="#b", category="d")
+    await service.update(note.id, contents="#b", category="d")
     await service.create(contents="#a", category="c")
     await dispatch()
     before = state(memory_db)
@@ -137,8 +128,8 @@ async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory
 
 async def test_events_handled_late_and_out_of_order_converge(service, bus, memory_db):
     note = await service.create(contents="#a", category="one")
-    await edit(memory_db, note.id, contents="#b", category="two")
-    await edit(memory_db, note.id, contents="#c", category="three")
+    await service.update(note.id, contents="#b", category="two")
+    await service.update(note.id, contents="#c", category="three")
     other = await service.create(contents="#a", category="one")
 
     for event in reversed(await events(memory_db)):

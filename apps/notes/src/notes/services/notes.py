@@ -1,72 +1,224 @@
-"""Creating, reading, listing and deleting notes, each change recorded as a domain event."""
+"""Creating, reading, editing, listing and deleting notes; each change is recorded as an event."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.connectors.unit_of_work import UnitOfWork
 from notes.core.clock import Clock, utc_now
 from notes.core.ids import uuid7
-from notes.entities import Note, NoteCreated, NoteDeleted
-from notes.services.errors import NoteNotFoundError
+from notes.entities import IdempotencyKey, Note, NoteCreated, NoteDeleted, NoteUpdated
+from notes.services.cursors import CursorCodec
+from notes.services.errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    NoteNotFoundError,
+    VersionConflictError,
+)
+
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+# Expired keys deleted, at most, by each create that stores a new key.
+PURGE_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and the cursor of the next page (None when this is the last)."""
+
+    notes: list[Note]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RecordedResponse:
+    """The answer given to the first request with an idempotency key, as the caller shaped it."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def request_fingerprint(operation: str, **fields: object) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``operation`` and ``fields``."""
+    canonical = json.dumps(
+        {"operation": operation, "fields": fields},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class NotesService:
     """The notes use cases. Each call is one unit of work (one transaction).
 
-    Every change records its event (``NoteCreated``, ``NoteDeleted``; ``NoteUpdated`` for an
-    edit) through ``uow.events`` in the same unit of work, so a change and its event are
-    committed, or rolled back, together.
+    Every change records its event (``NoteCreated``, ``NoteUpdated``, ``NoteDeleted``) through
+    ``uow.events`` in the same unit of work, so a change and its event are committed, or rolled
+    back, together.
     """
 
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
         *,
+        read_uow: Callable[[], UnitOfWork] | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], uuid.UUID] = uuid7,
+        cursors: CursorCodec | None = None,
     ) -> None:
+        """``read_uow`` serves reads made of a single statement, which need no transaction of
+        their own (with PostgreSQL: autocommit, sparing a BEGIN and a ROLLBACK per request);
+        it defaults to ``uow``.
+        """
         self._uow = uow
+        self._read_uow = read_uow or uow
         self._clock = clock
         self._new_id = new_id
+        self._cursors = cursors or CursorCodec(secrets.token_bytes(32))
 
-    async def create(self, *, contents: str, category: str = "") -> Note:
-        """Store a new note and return it."""
-        note = Note(
+    def _new_note(self, contents: str, category: str, now: datetime) -> Note:
+        return Note(
             id=self._new_id(),
             contents=contents,
             category=category,
-            creation_date=self._clock(),
+            creation_date=now,
+            updated_at=now,
+            version=1,
             deleted_at=None,
         )
+
+    async def create(self, *, contents: str, category: str = "") -> Note:
+        """Store a new note and return it."""
+        note = self._new_note(contents, category, self._clock())
         async with self._uow() as uow:
             await uow.notes.add(note)
             await uow.events.add(NoteCreated.of(note, at=note.creation_date))
             await uow.commit()
         return note
 
+    async def create_idempotent(
+        self,
+        *,
+        key: str,
+        contents: str,
+        category: str = "",
+        respond: Callable[[Note], RecordedResponse],
+    ) -> tuple[RecordedResponse, bool]:
+        """Create a note at most once per ``key``; the response, and whether it is a replay.
+
+        The first request with ``key`` stores a note, and ``respond(note)`` beside it in the same
+        transaction. A repeat within IDEMPOTENCY_KEY_LIFETIME gets that response again and
+        creates nothing; a repeat with other contents or category raises
+        IdempotencyKeyReusedError, and one arriving while the first is still running raises
+        IdempotencyKeyInUseError instead of waiting. Expired keys count as never used.
+        """
+        fingerprint = request_fingerprint("create_note", contents=contents, category=category)
+        now = self._clock()
+        async with self._uow() as uow:
+            if not await uow.idempotency_keys.try_lock(key):
+                raise IdempotencyKeyInUseError(key)
+            # Read after taking the lock: whoever held it before has committed or rolled back.
+            record = await uow.idempotency_keys.get(key)
+            if record is not None and record.expires_at > now:
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyKeyReusedError(key)
+                return RecordedResponse(record.response_status, record.response_body), True
+            if record is not None:
+                await uow.idempotency_keys.remove(record)
+            await uow.idempotency_keys.purge_expired(now, limit=PURGE_BATCH)
+            note = self._new_note(contents, category, now)
+            await uow.notes.add(note)
+            await uow.events.add(NoteCreated.of(note, at=note.creation_date))
+            response = respond(note)
+            await uow.idempotency_keys.add(
+                IdempotencyKey(
+                    key=key,
+                    fingerprint=fingerprint,
+                    response_status=response.status,
+                    response_body=response.body,
+                    created_at=now,
+                    expires_at=now + IDEMPOTENCY_KEY_LIFETIME,
+                )
+            )
+            await uow.commit()
+        return response, False
+
     async def get_or_raise(self, note_id: uuid.UUID) -> Note:
         """The live note with ``note_id``; NoteNotFoundError if there is none."""
-        async with self._uow() as uow:
+        async with self._read_uow() as uow:
             note = await uow.notes.get(note_id)
         if note is None:
             raise NoteNotFoundError(note_id)
         return note
 
+    async def update(
+        self,
+        note_id: uuid.UUID,
+        *,
+        contents: str | None = None,
+        category: str | None = None,
+        if_version: Collection[int] | None = None,
+    ) -> Note:
+        """Change the given fields and return the note; ``None`` leaves a field as it is.
+
+        With ``if_version``, the change applies only if the note is at one of those versions,
+        checked under a row lock so concurrent edits based on the same version cannot both
+        apply: the others raise VersionConflictError and change nothing. A change that alters
+        something bumps ``version`` and sets ``updated_at``; one that alters nothing does not.
+        """
+        async with self._uow() as uow:
+            note = await uow.notes.get(note_id, for_update=True)
+            if note is None:
+                raise NoteNotFoundError(note_id)
+            if if_version is not None and note.version not in if_version:
+                raise VersionConflictError(note_id, note.version)
+            before = (note.contents, note.category)
+            changed = False
+            if contents is not None and contents != note.contents:
+                note.contents = contents
+                changed = True
+            if category is not None and category != note.category:
+                note.category = category
+                changed = True
+            if changed:
+                note.version += 1
+                note.updated_at = self._clock()
+                await uow.events.add(NoteUpdated.of(note, at=note.updated_at, before=before))
+                await uow.commit()
+        return note
+
     async def list(
         self,
         *,
-        offset: int = 0,
         limit: int = 20,
-        category: str | None = None,
-        tag: str | None = None,
-    ) -> list[Note]:
-        """Live notes, newest first; ``tag`` is matched without its ``#`` and case-insensitively."""
-        if tag is not None:
-            tag = tag.removeprefix("#").lower()
-        async with self._uow() as uow:
-            return await uow.notes.list(offset=offset, limit=limit, category=category, tag=tag)
+        offset: int = 0,
+        cursor: str | None = None,
+        where: NoteFilter = NO_FILTER,
+    ) -> Page:
+        """A page of live notes matching ``where``, newest first.
+
+        ``cursor`` (from a previous page's ``next_cursor``) continues after that page's last
+        note, whatever was added or deleted since; InvalidCursorError if it was not issued
+        here. ``offset`` skips that many notes from the start (or from the cursor). A ``tag`` in
+        ``where`` is matched without its ``#`` and case-insensitively.
+        """
+        if where.tag is not None:
+            where = dataclasses.replace(where, tag=where.tag.removeprefix("#").lower())
+        after = None if cursor is None else self._cursors.decode(cursor)
+        async with self._read_uow() as uow:
+            found = await uow.notes.list(limit=limit + 1, offset=offset, after=after, where=where)
+        if len(found) <= limit:
+            return Page(found, None)
+        page = found[:limit]
+        return Page(page, self._cursors.encode(Position.of(page[-1])))
 
     async def delete(self, note_id: uuid.UUID) -> Note:
         """Mark the note deleted and return it; NoteNotFoundError if it is not live."""

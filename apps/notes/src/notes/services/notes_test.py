@@ -1,14 +1,32 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The notes use cases against the in-memory fakes: no database."""
 
+import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from notes.connectors.memory import InMemoryUnitOfWork
-from notes.entities import NoteCreated, NoteDeleted
-from notes.services.errors import NoteNotFoundError
-from notes.services.notes import NotesService
+from notes.connectors.memory import InMemoryDatabase, InMemoryNoteRepository, InMemoryUnitOfWork
+from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
+from notes.core.ids import uuid7
+from notes.entities import Note, NoteCreated, NoteDeleted, NoteUpdated
+from notes.services.cursors import CursorCodec
+from notes.services.errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    InvalidCursorError,
+    NoteNotFoundError,
+    VersionConflictError,
+)
+from notes.services.notes import (
+    IDEMPOTENCY_KEY_LIFETIME,
+    NotesService,
+    RecordedResponse,
+    request_fingerprint,
+)
 
 
 class StepClock:
@@ -20,6 +38,31 @@ class StepClock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
+
+
+class LockRecordingRepository(InMemoryNoteRepository):
+    """The in-memory repository, noting which reads asked for a row lock."""
+
+    def __init__(self, rows, reads):
+        super().__init__(rows)
+        self.reads = reads
+
+    async def get(self, note_id, *, for_update=False):
+        self.reads.append((note_id, for_update))
+        return await super().get(note_id, for_update=for_update)
+
+
+class LockRecordingUnitOfWork(InMemoryUnitOfWork):
+    """A unit of work whose repository records its reads in ``reads``."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    async def __aenter__(self):
+        await super().__aenter__()
+        self.notes = LockRecordingRepository(self.notes.rows, self.reads)
+        return self
 
 
 @pytest.fixture
@@ -51,9 +94,11 @@ async def test_category_defaults_to_empty(service):
 
 
 async def test_unknown_note_is_not_found(service, note_factory):
+    missing = note_factory.build().id
     with pytest.raises(NoteNotFoundError) as raised:
-        await service.get_or_raise(note_factory.build().id)
-    assert "does not exist" in str(raised.value)
+        await service.get_or_raise(missing)
+    assert raised.value.note_id == missing
+    assert str(raised.value) == f"note {missing} does not exist"
 
 
 async def test_list_is_newest_first(service):
@@ -61,20 +106,27 @@ async def test_list_is_newest_first(service):
     second = await service.create(contents="second")
     third = await service.create(contents="third")
     listed = await service.list()
-    assert [n.id for n in listed] == [third.id, second.id, first.id]
+    assert [n.id for n in listed.notes] == [third.id, second.id, first.id]
+
+
+async def test_list_gives_twenty_notes_unless_asked_for_another_number(service):
+    created = [await service.create(contents=f"n{i}") for i in range(21)]
+    listed = await service.list()
+    assert [n.id for n in listed.notes] == [n.id for n in reversed(created)][:20]
 
 
 async def test_list_pages_with_offset_and_limit(service):
     created = [await service.create(contents=f"n{i}") for i in range(5)]
     newest_first = [n.id for n in reversed(created)]
     page = await service.list(offset=1, limit=2)
-    assert [n.id for n in page] == newest_first[1:3]
+    assert [n.id for n in page.notes] == newest_first[1:3]
 
 
 async def test_list_filters_by_category(service):
     await service.create(contents="a", category="work")
     home = await service.create(contents="b", category="home")
-    assert [n.id for n in await service.list(category="home")] == [home.id]
+    listed = await service.list(where=NoteFilter(category="home"))
+    assert [n.id for n in listed.notes] == [home.id]
 
 
 async def test_deleted_note_is_not_found_and_not_listed(service):
@@ -83,7 +135,7 @@ async def test_deleted_note_is_not_found_and_not_listed(service):
     assert deleted.deleted_at is not None
     with pytest.raises(NoteNotFoundError):
         await service.get_or_raise(note.id)
-    assert note.id not in [n.id for n in await service.list()]
+    assert note.id not in [n.id for n in (await service.list()).notes]
 
 
 async def test_deleting_twice_is_not_found(service):
@@ -95,9 +147,261 @@ async def test_deleting_twice_is_not_found(service):
 
 async def test_deleting_unknown_note_changes_nothing(service, uow, note_factory):
     await service.create(contents="stays")
-    with pytest.raises(NoteNotFoundError):
-        await service.delete(note_factory.build().id)
+    missing = note_factory.build().id
+    with pytest.raises(NoteNotFoundError) as raised:
+        await service.delete(missing)
+    assert raised.value.note_id == missing
     assert uow.commits == 1
+
+
+async def test_delete_locks_the_note_it_reads():
+    # Two deletes of one note must not both see it live: the read takes the row lock.
+    uow = LockRecordingUnitOfWork()
+    service = NotesService(lambda: uow, clock=StepClock())
+    note = await service.create(contents="x")
+    await service.delete(note.id)
+    assert uow.reads == [(note.id, True)]
+
+
+async def test_reading_a_note_takes_no_lock():
+    uow = LockRecordingUnitOfWork()
+    service = NotesService(lambda: uow, clock=StepClock())
+    note = await service.create(contents="x")
+    await service.get_or_raise(note.id)
+    assert uow.reads == [(note.id, False)]
+
+
+# --- editing ---------------------------------------------------------------------------------
+
+
+async def test_update_changes_fields_bumps_version_and_update_time(service):
+    note = await service.create(contents="draft", category="work")
+    assert (note.version, note.updated_at) == (1, note.creation_date)
+    updated = await service.update(note.id, contents="final")
+    assert (updated.contents, updated.category, updated.version) == ("final", "work", 2)
+    assert updated.updated_at > note.creation_date
+    again = await service.update(note.id, category="home")
+    assert (again.contents, again.category, again.version) == ("final", "home", 3)
+    stored = await service.get_or_raise(note.id)
+    assert (stored.contents, stored.category, stored.version) == ("final", "home", 3)
+
+
+async def test_update_at_the_expected_version_applies(service):
+    note = await service.create(contents="v1")
+    updated = await service.update(note.id, contents="v2", if_version={1})
+    assert updated.version == 2
+
+
+async def test_update_at_a_stale_version_conflicts_and_changes_nothing(service, uow):
+    note = await service.create(contents="v1")
+    await service.update(note.id, contents="v2")
+    commits = uow.commits
+    with pytest.raises(VersionConflictError) as raised:
+        await service.update(note.id, contents="lost", if_version={1})
+    assert raised.value.current == 2
+    assert uow.commits == commits
+    assert (await service.get_or_raise(note.id)).contents == "v2"
+
+
+async def test_update_that_changes_nothing_keeps_the_version(service, uow):
+    note = await service.create(contents="same", category="c")
+    commits = uow.commits
+    unchanged = await service.update(note.id, contents="same", category="c")
+    assert unchanged.version == 1
+    assert uow.commits == commits
+
+
+async def test_update_of_unknown_or_deleted_note_is_not_found(service, note_factory):
+    with pytest.raises(NoteNotFoundError):
+        await service.update(note_factory.build().id, contents="x")
+    note = await service.create(contents="x")
+    await service.delete(note.id)
+    with pytest.raises(NoteNotFoundError):
+        await service.update(note.id, contents="y", if_version={1})
+
+
+# --- pages and cursors -----------------------------------------------------------------------
+
+
+async def _walk(service, *, limit, where=NO_FILTER):
+    """Every page from the first by next cursors: the ids of each page."""
+    pages = []
+    page = await service.list(limit=limit, where=where)
+    pages.append([n.id for n in page.notes])
+    while page.next_cursor is not None:
+        page = await service.list(limit=limit, cursor=page.next_cursor, where=where)
+        pages.append([n.id for n in page.notes])
+    return pages
+
+
+async def test_last_page_has_no_next_cursor(service):
+    for i in range(4):
+        await service.create(contents=f"n{i}")
+    assert (await service.list(limit=4)).next_cursor is None
+    assert (await service.list(limit=3)).next_cursor is not None
+
+
+async def test_following_cursors_visits_every_note_once_in_order(service):
+    created = [await service.create(contents=f"n{i}") for i in range(7)]
+    pages = await _walk(service, limit=3)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == [n.id for n in reversed(created)]
+
+
+async def test_cursor_walk_is_unaffected_by_inserts_and_deletes_behind_and_ahead(service):
+    created = [await service.create(contents=f"n{i}") for i in range(9)]
+    newest_first = [n.id for n in reversed(created)]
+    first = await service.list(limit=3)
+    await service.create(contents="newer than the walk")
+    await service.delete(newest_first[0])  # already seen
+    await service.delete(newest_first[5])  # not seen yet
+    seen = [n.id for n in first.notes]
+    cursor = first.next_cursor
+    while cursor is not None:
+        page = await service.list(limit=3, cursor=cursor)
+        seen += [n.id for n in page.notes]
+        cursor = page.next_cursor
+    assert seen == [i for i in newest_first if i != newest_first[5]]
+
+
+async def test_cursor_keeps_the_filters_given_with_it(service):
+    for i in range(6):
+        await service.create(contents=f"n{i}", category="a" if i % 2 else "b")
+    pages = await _walk(service, limit=2, where=NoteFilter(category="a"))
+    assert len([i for p in pages for i in p]) == 3
+
+
+async def test_foreign_or_garbled_cursor_is_invalid(service):
+    foreign_uow = InMemoryUnitOfWork()
+    foreign = NotesService(lambda: foreign_uow, cursors=CursorCodec(b"x" * 32))
+    for i in range(3):
+        await foreign.create(contents=f"n{i}")
+    cursor = (await foreign.list(limit=1)).next_cursor
+    assert cursor is not None
+    with pytest.raises(InvalidCursorError):
+        await service.list(cursor=cursor)
+    with pytest.raises(InvalidCursorError):
+        await service.list(cursor="garbage")
+
+
+async def test_list_filters_by_text_and_time(service):
+    await service.create(contents="plant tomatoes")
+    wanted = await service.create(contents="water the tomatoes")
+    await service.create(contents="water the roses")
+    listed = await service.list(
+        where=NoteFilter(text="water tomatoes", created_after=wanted.creation_date)
+    )
+    assert [n.id for n in listed.notes] == [wanted.id]
+
+
+# --- idempotent creates ----------------------------------------------------------------------
+
+
+def _respond(note):
+    return RecordedResponse(201, {"id": str(note.id), "contents": note.contents})
+
+
+async def test_repeated_key_replays_the_first_response_and_creates_once(service, uow):
+    first, replayed = await service.create_idempotent(key="k1", contents="once", respond=_respond)
+    assert not replayed
+    again, replayed_again = await service.create_idempotent(
+        key="k1", contents="once", respond=_respond
+    )
+    assert replayed_again
+    assert again == first
+    assert len(uow.committed) == 1
+
+
+async def test_replay_survives_changes_to_the_note(service):
+    first, _ = await service.create_idempotent(key="k", contents="original", respond=_respond)
+    await service.update(uuid.UUID(first.body["id"]), contents="edited")
+    again, replayed = await service.create_idempotent(
+        key="k", contents="original", respond=_respond
+    )
+    assert replayed
+    assert again.body["contents"] == "original"
+
+
+async def test_same_key_with_another_body_is_refused(service, uow):
+    await service.create_idempotent(key="k", contents="one", respond=_respond)
+    with pytest.raises(IdempotencyKeyReusedError):
+        await service.create_idempotent(key="k", contents="two", respond=_respond)
+    with pytest.raises(IdempotencyKeyReusedError):
+        await service.create_idempotent(key="k", contents="one", category="c", respond=_respond)
+    assert len(uow.committed) == 1
+
+
+async def test_key_held_by_a_running_request_is_in_use():
+    database = InMemoryDatabase()
+    service = NotesService(lambda: InMemoryUnitOfWork(database=database))
+    async with InMemoryUnitOfWork(database=database) as running:
+        assert await running.idempotency_keys.try_lock("k")
+        with pytest.raises(IdempotencyKeyInUseError):
+            await service.create_idempotent(key="k", contents="x", respond=_respond)
+    _, replayed = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    assert not replayed
+    assert len(database.notes) == 1
+
+
+async def test_expired_key_counts_as_new_and_old_ones_are_purged(uow):
+    clock = StepClock()
+    service = NotesService(lambda: uow, clock=clock)
+    first, _ = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    await service.create_idempotent(key="other", contents="x", respond=_respond)
+    clock.now += IDEMPOTENCY_KEY_LIFETIME
+    second, replayed = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    assert not replayed
+    assert second.body["id"] != first.body["id"]
+    assert set(uow.database.idempotency_keys) == {"k"}
+
+
+async def test_fingerprint_is_canonical():
+    a = request_fingerprint("create_note", contents="x", category="")
+    b = request_fingerprint("create_note", category="", contents="x")
+    assert a == b
+    assert len(a) == 64
+    assert a != request_fingerprint("create_note", contents="x", category="y")
+
+
+# --- property: a walk by cursors visits each note exactly once ------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    moments=st.lists(st.integers(min_value=0, max_value=20), max_size=40),
+    sizes=st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=10),
+)
+async def test_paging_with_random_sizes_visits_each_note_once_in_order(moments, sizes):
+    uow = InMemoryUnitOfWork()
+    service = NotesService(lambda: uow)
+    notes = [
+        Note(
+            id=uuid7(),
+            contents="x",
+            category="",
+            creation_date=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=m),
+            updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+            version=1,
+            deleted_at=None,
+        )
+        for m in moments  # repeated moments make ties, broken by id
+    ]
+    async with uow:
+        for note in notes:
+            await uow.notes.add(note)
+        await uow.commit()
+    seen = []
+    cursor = None
+    for step in itertools.count():
+        page = await service.list(limit=sizes[step % len(sizes)], cursor=cursor)
+        seen += [n.id for n in page.notes]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [n.id for n in sorted(notes, key=Position.of, reverse=True)]
+
+
+# --- events ----------------------------------------------------------------------------------
 
 
 async def _events(uow):
@@ -139,13 +443,51 @@ async def test_a_change_whose_commit_fails_leaves_neither_note_nor_event(service
     assert await _events(uow) == []
 
 
-async def test_list_by_tag_ignores_the_hash_and_case(uow):
+async def test_update_records_note_updated_with_before_and_after(service, uow):
+    note = await service.create(contents="#draft plan", category="work")
+    updated = await service.update(note.id, contents="#final plan", category="home")
+    created, edited = await _events(uow)
+    assert type(edited) is NoteUpdated
+    assert edited.id > created.id
+    assert (edited.note_id, edited.occurred_at) == (note.id, updated.updated_at)
+    assert (edited.category, edited.tags) == ("home", ("final",))
+    assert (edited.previous_category, edited.previous_tags) == ("work", ("draft",))
+
+
+async def test_update_that_changes_nothing_records_no_event(service, uow):
+    note = await service.create(contents="#same", category="c")
+    await service.update(note.id, contents="#same", category="c")
+    with pytest.raises(VersionConflictError):
+        await service.update(note.id, contents="other", if_version={7})
+    assert [type(e) for e in await _events(uow)] == [NoteCreated]
+
+
+async def test_idempotent_create_records_note_created_once(service, uow):
+    recorded, _ = await service.create_idempotent(
+        key="k", contents="#once", category="c", respond=_respond
+    )
+    await service.create_idempotent(key="k", contents="#once", category="c", respond=_respond)
+    [event] = await _events(uow)
+    assert type(event) is NoteCreated
+    assert (str(event.note_id), event.category, event.tags) == (recorded.body["id"], "c", ("once",))
+
+
+async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
     service = NotesService(lambda: uow)
-    note = await service.create(contents="#Tagged")
+    tagged = [await service.create(contents=f"#Tagged {i}") for i in range(3)]
     await service.create(contents="untagged")
     async with uow:
-        await uow.tags.set_note_tags(note.id, {"tagged"})
+        for note in tagged:
+            await uow.tags.set_note_tags(note.id, {"tagged"})
         await uow.commit()
+    newest_first = [n.id for n in reversed(tagged)]
     for tag in ("tagged", "#TAGGED", "Tagged"):
-        assert [n.id for n in await service.list(tag=tag)] == [note.id]
-    assert await service.list(tag="other") == []
+        page = await service.list(where=NoteFilter(tag=tag))
+        assert [n.id for n in page.notes] == newest_first
+    assert await _walk(service, limit=2, where=NoteFilter(tag="#tagged")) == [
+        newest_first[:2],
+        newest_first[2:],
+    ]
+    only = await service.list(where=NoteFilter(tag="tagged", text="2"))
+    assert [n.id for n in only.notes] == [tagged[2].id]
+    assert (await service.list(where=NoteFilter(tag="other"))).notes == []

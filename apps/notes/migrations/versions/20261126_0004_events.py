@@ -1,7 +1,7 @@
 """events and tags: the event log, listener progress, note tags, tag and category counts
 
-Revision ID: 0002_events
-Revises: 0001_create_notes
+Revision ID: 0004_events
+Revises: 0003_idempotency_keys
 Created: 2026-11-26 04:15:21.315249
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0002_events"
-down_revision: str | None = "0001_create_notes"
+revision: str = "0004_events"
+down_revision: str | None = "0003_idempotency_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,279 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""The notes use cases on PostgreSQL: concurrency, search with real stemming, paging by index.
+
+The concurrency tests commit for real on separate connections (each on data of its own); the
+others run inside the test's rolled-back transaction.
+"""
+
+import asyncio
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from notes.connectors.database import create_session_factory
+from notes.connectors.notes_repository import NoteFilter, Position, list_statement
+from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.core.ids import uuid7
+from notes.entities import Note
+from notes.services.errors import IdempotencyKeyInUseError, VersionConflictError
+from notes.services.notes import NotesService, RecordedResponse
+
+pytestmark = pytest.mark.integrated
+
+# Bounds a wait that should end at once, so a regression fails instead of hanging.
+GUARD_SECONDS = 30
+
+
+@pytest.fixture
+def committing(engine):
+    """Units of work that really commit, each on a connection of its own."""
+    sessions = create_session_factory(engine)
+    return lambda: SqlUnitOfWork(sessions)
+
+
+@pytest.fixture
+def live_service(committing):
+    return NotesService(committing)
+
+
+async def _wait_until_blocked_on_a_lock(engine, query_fragment):
+    """Return once a session of this database waits on a lock in a query with the fragment."""
+    for _ in range(GUARD_SECONDS * 20):
+        async with engine.connect() as conn:
+            waiting = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE :fragment"
+                ),
+                {"fragment": f"%{query_fragment}%"},
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail("the second edit never waited for the first one's lock")
+
+
+def _respond(note):
+    return RecordedResponse(201, {"id": str(note.id)})
+
+
+# --- edits: no lost update -------------------------------------------------------------------
+
+
+async def test_edit_waiting_for_a_concurrent_edit_sees_its_version_and_conflicts(
+    engine, committing, live_service, make_unique
+):
+    note = await live_service.create(contents="v1", category=make_unique("cat"))
+    async with committing() as first:
+        locked = await first.notes.get(note.id, for_update=True)
+        locked.contents = "v2 by the first edit"
+        locked.version = 2
+        second = asyncio.create_task(
+            live_service.update(note.id, contents="v2 by the second edit", if_version={1})
+        )
+        await _wait_until_blocked_on_a_lock(engine, "FROM notes")
+        await first.commit()
+    with pytest.raises(VersionConflictError):
+        await asyncio.wait_for(second, GUARD_SECONDS)
+    stored = await live_service.get_or_raise(note.id)
+    assert (stored.contents, stored.version) == ("v2 by the first edit", 2)
+
+
+async def test_concurrent_edits_based_on_one_version_let_exactly_one_apply(
+    live_service, make_unique
+):
+    note = await live_service.create(contents="v1", category=make_unique("cat"))
+    results = await asyncio.gather(
+        *(live_service.update(note.id, contents=f"edit {i}", if_version={1}) for i in range(4)),
+        return_exceptions=True,
+    )
+    applied = [r for r in results if isinstance(r, Note)]
+    assert len(applied) == 1
+    assert all(isinstance(r, VersionConflictError) for r in results if r not in applied)
+    stored = await live_service.get_or_raise(note.id)
+    assert (stored.contents, stored.version) == (applied[0].contents, 2)
+
+
+async def test_concurrent_edits_without_a_version_all_apply_one_after_another(
+    live_service, make_unique
+):
+    note = await live_service.create(contents="v1", category=make_unique("cat"))
+    await asyncio.gather(*(live_service.update(note.id, contents=f"e{i}") for i in range(3)))
+    assert (await live_service.get_or_raise(note.id)).version == 4
+
+
+# --- idempotent creates ----------------------------------------------------------------------
+
+
+async def test_key_locked_by_another_transaction_is_refused_without_waiting(
+    committing, live_service, make_unique
+):
+    key = make_unique("key")
+    async with committing() as running:
+        assert await running.idempotency_keys.try_lock(key)
+        async with committing() as other:
+            assert not await other.idempotency_keys.try_lock(key)
+        with pytest.raises(IdempotencyKeyInUseError):
+            await asyncio.wait_for(
+                live_service.create_idempotent(key=key, contents="x", respond=_respond),
+                GUARD_SECONDS,
+            )
+    # The lock ended with the transaction that held it.
+    _, replayed = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
+    assert not replayed
+
+
+async def test_request_after_the_first_committed_replays_it(live_service, make_unique):
+    key = make_unique("key")
+    first, _ = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
+    again, replayed = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
+    assert (again, replayed) == (first, True)
+
+
+async def test_concurrent_creates_with_one_key_store_one_note(engine, live_service, make_unique):
+    key = make_unique("key")
+    category = make_unique("cat")
+    results = await asyncio.gather(
+        *(
+            live_service.create_idempotent(
+                key=key, contents="x", category=category, respond=_respond
+            )
+            for _ in range(5)
+        ),
+        return_exceptions=True,
+    )
+    answers = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, IdempotencyKeyInUseError) for r in refused)
+    assert [replayed for _, replayed in answers].count(False) == 1
+    assert len({response.body["id"] for response, _ in answers}) == 1
+    async with engine.connect() as conn:
+        stored = await conn.scalar(
+            text("SELECT count(*) FROM notes WHERE category = :c"), {"c": category}
+        )
+    assert stored == 1
+
+
+# --- search with PostgreSQL's English stemming -----------------------------------------------
+
+
+@pytest.fixture
+def service(sql_uow):
+    return NotesService(lambda: sql_uow)
+
+
+async def _add(sql_uow, *notes):
+    async with sql_uow:
+        for note in notes:
+            await sql_uow.notes.add(note)
+        await sql_uow.commit()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("running", "I run every morning", True),
+        ("run", "she was running late", True),
+        ("studies", "one study a day", True),
+        ("running shoes", "new shoes for the run", True),
+        ("running shoes", "new boots for the run", False),
+        ('"morning run"', "a run every morning", False),
+        ('"morning run"', "my morning run", True),
+        ("run -late", "she was running late", False),
+        ("the", "the run", False),
+    ],
+)
+async def test_search_uses_english_stemming_and_web_search_syntax(
+    service, sql_uow, note_factory, make_unique, case
+):
+    query, contents, found = case
+    category = make_unique("cat")
+    note = note_factory.build(category=category, contents=contents)
+    await _add(sql_uow, note)
+    listed = await service.list(where=NoteFilter(category=category, text=query))
+    assert [n.id for n in listed.notes] == ([note.id] if found else [])
+
+
+async def test_search_finds_a_changed_note_by_its_new_words(service, sql_uow, note_factory):
+    word = f"zyx{uuid.uuid4().hex[:8]}"
+    note = note_factory.build(contents="old words")
+    await _add(sql_uow, note)
+    await service.update(note.id, contents=f"new {word}")
+    assert [n.id for n in (await service.list(where=NoteFilter(text=word))).notes] == [note.id]
+
+
+# --- paging reads the index ------------------------------------------------------------------
+
+
+async def _plan(connection, query):
+    """PostgreSQL's plan for ``query`` when it may not read whole tables."""
+    compiled = query.compile(connection.sync_engine)
+    await connection.execute(text("SET LOCAL enable_seqscan = off"))
+    rows = await connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_page_after_a_cursor_is_read_off_the_index_without_sorting(connection):
+    after = Position(datetime(2026, 1, 1, tzinfo=UTC), uuid7())
+    for where, index in [
+        (NoteFilter(), "ix_notes_live_newest"),
+        (NoteFilter(category="c"), "ix_notes_live_category_newest"),
+    ]:
+        plan = await _plan(connection, list_statement(limit=20, after=after, where=where))
+        assert index in plan, plan
+        assert "Sort" not in plan, plan
+
+
+async def test_text_search_reads_the_gin_index(connection):
+    # Enough notes, and fresh statistics, for a rare word to be cheaper to find through GIN
+    # than by walking the list's btree index.
+    await connection.execute(
+        text(
+            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), 'filler words ' || i, 'gin-plan', now(), now()"
+            " FROM generate_series(1, 3000) AS i"
+        )
+    )
+    await connection.execute(text("ANALYZE notes"))
+    plan = await _plan(connection, list_statement(limit=20, where=NoteFilter(text="garden")))
+    assert "ix_notes_live_contents_tsv" in plan, plan
+
+
+# --- property: paging by cursor on PostgreSQL ------------------------------------------------
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    moments=st.lists(st.integers(min_value=0, max_value=10), max_size=25),
+    sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=6),
+)
+async def test_paging_on_postgresql_visits_each_note_once_in_order(
+    sql_uow, note_factory, moments, sizes
+):
+    category = f"prop-{uuid.uuid4().hex}"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    notes = [
+        note_factory.build(category=category, creation_date=start + timedelta(seconds=m))
+        for m in moments
+    ]
+    await _add(sql_uow, *notes)
+    service = NotesService(lambda: sql_uow)
+    where = NoteFilter(category=category)
+    seen = []
+    cursor = None
+    for step in itertools.count():
+        page = await service.list(limit=sizes[step % len(sizes)], cursor=cursor, where=where)
+        seen += [n.id for n in page.notes]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [n.id for n in sorted(notes, key=Position.of, reverse=True)]

@@ -1,0 +1,73 @@
+"""Shared pieces of the benchmark scripts: the database to use, the machine, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import localdb  # noqa: E402 - scripts/ is not a package; it is put on the path above
+import localpg  # noqa: E402
+
+
+def server_url() -> str:
+    """The server to benchmark on: NOTES_DATABASE_URL's, else the embedded one."""
+    configured = os.environ.get("NOTES_DATABASE_URL")
+    if configured:
+        return configured
+    return localpg.ensure_running(localdb.DATA_DIR).url()
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create database ``name`` on the benchmark server; its URL."""
+    url = server_url()
+    localpg.drop_database(url, name)
+    localpg.create_database(url, name)
+    return localpg.with_database(url, name)
+
+
+def migrate(url: str) -> None:
+    """Bring the database at ``url`` to the migration head."""
+    env = {**os.environ, "NOTES_DATABASE_URL": url}
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-c", "apps/notes/alembic.ini", "upgrade", "head"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def machine() -> str:
+    """Date, CPU model, core count and Python: what a figure was measured on."""
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d}, {model}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, so figures can be pasted into the README as they are printed."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    out = [line(cells[0]), "| " + " | ".join("-" * w for w in widths) + " |"]
+    out += [line(row) for row in cells[1:]]
+    return "\n".join(out)
