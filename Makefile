@@ -27,9 +27,10 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
-.PHONY: help setup run run_reload check test coverage coverage_report mutation test_external test_debug test_reload format \
-	static_checks lock_check container_checks code_fixes db_migration db_migration_create shell shell_db \
-	db_stop destroy compose_up compose_down compose_logs bench bench_http bench_depth
+.PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
+	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
+	db_migration_create shell shell_db db_stop destroy compose_up compose_down compose_logs \
+	events_graph bench bench_http bench_depth bench_events
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -51,9 +52,14 @@ setup: .venv/.synced ## Install uv (if missing), the locked environment and the 
 	else echo "not a git checkout: no pre-commit hooks installed"; fi
 	$(call banner,environment ready)
 
-run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...), on embedded PostgreSQL unless NOTES_DATABASE_URL is set
-	$(call banner,notes API on http://$(API_HOST):$(API_PORT))
-	$(WITH_DB) python -m notes --host $(API_HOST) --port $(API_PORT)
+run: .venv/.synced db_migration ## Run the API on 127.0.0.1:8080 (API_PORT=...) and the event worker, on embedded PostgreSQL unless NOTES_DATABASE_URL is set
+	$(call banner,notes API on http://$(API_HOST):$(API_PORT) and the event worker)
+	$(WITH_DB) python scripts/supervise.py \
+		"python -m notes --host $(API_HOST) --port $(API_PORT)" "python -m notes.worker"
+
+worker: .venv/.synced db_migration ## Run the event worker alone (dispatches events to the listeners)
+	$(call banner,notes event worker)
+	$(WITH_DB) python -m notes.worker
 
 run_reload: .venv/.synced db_migration ## Run the API, restarting on code changes
 	$(call banner,notes API with reload on http://$(API_HOST):$(API_PORT))
@@ -128,7 +134,7 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
 
-bench: bench_http bench_depth ## Every benchmark, each printing a table for the README
+bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for the README
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
 	$(call banner,benchmark: HTTP load)
@@ -140,6 +146,10 @@ bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) b
 bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
 	$(call banner,benchmark: cost of depth)
 	$(WITH_DB) python bench/depth.py
+
+bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
+	$(call banner,benchmark: event dispatch)
+	$(WITH_DB) python bench/events.py $(ARGS)
 
 db_migration: .venv/.synced ## Apply the migrations to the database
 	$(call banner,migrating the database)
@@ -158,6 +168,10 @@ shell: .venv/.synced ## A Python shell with the service importable and the datab
 shell_db: .venv/.synced ## psql on the database
 	$(call banner,psql)
 	$(RUN) python scripts/localdb.py psql
+
+events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) into README.md
+	$(call banner,listener graph into README.md)
+	$(RUN) python scripts/events_graph.py
 
 # Compose reads the host ports from the environment: API_PORT=... applies to it too.
 compose_up compose_logs compose_down: export API_PORT := $(API_PORT)

@@ -27,7 +27,9 @@ import localpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.database import create_session_factory
+from notes.connectors.memory import InMemoryDatabase
+from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
 from notes.core.ids import uuid7
 from notes.entities import Note
@@ -158,6 +160,23 @@ def sql_uow(sessions: async_sessionmaker[AsyncSession]) -> SqlUnitOfWork:
     return SqlUnitOfWork(sessions)
 
 
+@pytest.fixture
+def committing_uow(engine: AsyncEngine) -> Any:
+    """A factory of units of work that really commit: use data no other test uses."""
+    sessions = create_session_factory(engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    return uow
+
+
+@pytest.fixture
+def memory_db() -> InMemoryDatabase:
+    """An in-memory database; ``memory_db.unit_of_work`` makes units of work on it."""
+    return InMemoryDatabase()
+
+
 # --- the app as a separate process -----------------------------------------------------------
 
 
@@ -209,7 +228,7 @@ def start_app(
     return app
 
 
-def wait_until_ready(app: RunningApp, timeout: float = 30) -> None:
+def wait_until_ready(app: RunningApp, timeout: float = 60) -> None:
     """Poll ``/health/ready`` until it answers 200; fail with the app's log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -237,6 +256,38 @@ def stop_app(app: RunningApp, timeout: float = 10) -> int:
     return app.process.returncode
 
 
+def start_worker(
+    database_url: str, log_path: Path, *, wait_ready: bool = True, **env: str
+) -> RunningApp:
+    """Start ``python -m notes.worker``; with ``wait_ready``, return once it listens."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "notes.worker"],
+        cwd=ROOT,
+        env={**os.environ, "NOTES_DATABASE_URL": database_url, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    worker = RunningApp(process, "", log_path)
+    if wait_ready:
+        wait_for_log(worker, "listening for events")
+    return worker
+
+
+def wait_for_log(app: RunningApp, text: str, timeout: float = 60) -> None:
+    """Poll the process's log until ``text`` shows up; fail with the log otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in app.log():
+            return
+        if app.process.poll() is not None:
+            pytest.fail(f"the process exited with {app.process.returncode}:\n{app.log()}")
+        time.sleep(0.05)
+    app.process.kill()
+    pytest.fail(f"{text!r} did not show up within {timeout} s:\n{app.log()}")
+
+
 # Set, the external tests drive the server found there (a container, a staging host) instead
 # of starting one; the tests that start processes of their own (marked own_process) cannot.
 EXTERNAL_BASE_URL_VARIABLE = "NOTES_EXTERNAL_BASE_URL"
@@ -249,12 +300,12 @@ def external_base_url() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test that starts app processes unless it is marked ``own_process``."""
+    """Refuse a test that starts app or worker processes unless it is marked ``own_process``."""
     for item in items:
         if "launcher" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
             "own_process"
         ):
-            msg = f"{item.nodeid} starts app processes (launcher): mark it own_process"
+            msg = f"{item.nodeid} starts processes (launcher): mark it own_process"
             raise pytest.UsageError(msg)
 
 
@@ -283,7 +334,7 @@ def app_server(
 
 
 class Launcher:
-    """Starts app processes for one test and stops whatever is left at its end."""
+    """Starts app and worker processes for one test and stops whatever is left at its end."""
 
     def __init__(self, database_url: str, tmp_path: Path) -> None:
         self.database_url = database_url
@@ -298,6 +349,16 @@ class Launcher:
         self._apps.append(app)
         return app
 
+    def start_worker(
+        self, *, database_url: str | None = None, wait_ready: bool = True, **env: str
+    ) -> RunningApp:
+        log_path = self._tmp_path / f"worker-{len(self._apps)}.log"
+        worker = start_worker(
+            database_url or self.database_url, log_path, wait_ready=wait_ready, **env
+        )
+        self._apps.append(worker)
+        return worker
+
     def stop(self, app: RunningApp, timeout: float = 10) -> int:
         return stop_app(app, timeout)
 
@@ -308,7 +369,7 @@ class Launcher:
 
 @pytest.fixture
 def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]:
-    """Start the app as extra processes within a test (marked ``own_process``)."""
+    """Start the app or the worker as extra processes within a test (marked ``own_process``)."""
     url = external_base_url()
     if url is not None:
         pytest.fail(

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notes.connectors.database import create_engine, create_session_factory, wait_for_database
 from notes.connectors.migrations import head_revision
-from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.notifications import listen
+from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
 from notes.services.cursors import CursorCodec
+from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
+from notes.services.tags import TagsService
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +30,9 @@ class Container:
     engine: AsyncEngine
     read_engine: AsyncEngine
     schema_head: str
+    uow: Callable[[], UnitOfWork]
     notes: NotesService
+    tags: TagsService
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -48,16 +55,43 @@ async def bootstrap(settings: Settings) -> Container:
     read_engine = create_engine(settings, autocommit=True)
     sessions = create_session_factory(engine)
     read_sessions = create_session_factory(read_engine)
+
+    def uow() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    def read_uow() -> UnitOfWork:
+        return SqlUnitOfWork(read_sessions)
+
     container = Container(
         settings=settings,
         engine=engine,
         read_engine=read_engine,
         schema_head=head_revision(settings.migrations_dir),
+        uow=uow,
         notes=NotesService(
-            lambda: SqlUnitOfWork(sessions),
-            read_uow=lambda: SqlUnitOfWork(read_sessions),
+            uow,
+            read_uow=read_uow,
             cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
         ),
+        # Reading the counts is one statement each: no transaction of its own.
+        tags=TagsService(read_uow),
     )
     _logger.info("connected to the database; schema head is %s", container.schema_head)
     return container
+
+
+def event_worker(container: Container) -> EventWorker:
+    """The worker that dispatches committed events to the listeners."""
+    settings = container.settings
+    dispatcher = Dispatcher(
+        container.uow,
+        build_bus(container.uow),
+        batch_size=settings.worker_batch_size,
+        concurrency=settings.worker_concurrency,
+    )
+    return EventWorker(
+        dispatcher,
+        lambda: listen(settings.database_url, application_name=f"{settings.app_name}-worker"),
+        poll_interval=settings.worker_poll_interval,
+        reconnect_interval=settings.worker_reconnect_interval,
+    )

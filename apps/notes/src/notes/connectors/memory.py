@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import re
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
+from notes.connectors.event_log import EventLog
 from notes.connectors.idempotency_repository import IdempotencyKeyRepository
 from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteRepository, Position
+from notes.connectors.notifications import Wakeups
+from notes.connectors.tags_repository import TagRepository
 from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import IdempotencyKey, Note
+from notes.entities import CategoryCount, IdempotencyKey, Note, NoteEvent, TagCount
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _WORD = re.compile(r"[a-z0-9]+")
 # A few of PostgreSQL's English stop words: never indexed, so never found.
@@ -44,8 +53,8 @@ def _terms(text: str) -> set[str]:
     return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS}
 
 
-def _matches(note: Note, where: NoteFilter) -> bool:
-    if note.deleted_at is not None:
+def _matches(note: Note, where: NoteFilter, tags: frozenset[str]) -> bool:
+    if note.deleted_at is not None or (where.tag is not None and where.tag not in tags):
         return False
     if where.category is not None and note.category != where.category:
         return False
@@ -59,30 +68,124 @@ def _matches(note: Note, where: NoteFilter) -> bool:
     return True
 
 
+_NOTE_COLUMNS = [c.key for c in Note.__table__.columns if c.computed is None]
+_KEY_COLUMNS = [c.key for c in IdempotencyKey.__table__.columns]
+
+
 def _copy_note(note: Note) -> Note:
-    columns = [c.key for c in Note.__table__.columns if c.computed is None]
-    return Note(**{c: getattr(note, c) for c in columns})
+    return Note(**{c: getattr(note, c) for c in _NOTE_COLUMNS})
+
+
+def _same_note(a: Note, b: Note) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _NOTE_COLUMNS)
 
 
 def _copy_key(record: IdempotencyKey) -> IdempotencyKey:
-    columns = [c.key for c in IdempotencyKey.__table__.columns]
-    return IdempotencyKey(**{c: getattr(record, c) for c in columns})
+    return IdempotencyKey(**{c: getattr(record, c) for c in _KEY_COLUMNS})
 
 
-@dataclass
+def _same_key(a: IdempotencyKey, b: IdempotencyKey) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _KEY_COLUMNS)
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+class _Table(Generic[K, V]):
+    """A unit of work's copy of one committed table; ``publish`` writes back only its changes.
+
+    Writing back changes, not the whole copy, lets units of work that ran side by side on
+    different rows all keep their work, as transactions do.
+    """
+
+    def __init__(
+        self,
+        committed: dict[K, V],
+        copy: Callable[[V], V] = lambda value: value,
+        same: Callable[[V, V], bool] = lambda a, b: a == b,
+    ) -> None:
+        self._committed = committed
+        self._copy = copy
+        self._same = same
+        self._original = {key: copy(value) for key, value in committed.items()}
+        self.rows = {key: copy(value) for key, value in committed.items()}
+
+    def _changes(self) -> Iterator[tuple[K, V | None]]:
+        for key in self._original.keys() | self.rows.keys():
+            if key not in self.rows:
+                yield key, None
+            elif key not in self._original or not self._same(self._original[key], self.rows[key]):
+                yield key, self.rows[key]
+
+    def current(self) -> dict[K, V]:
+        """What is committed now, with this unit of work's own changes on top."""
+        view = dict(self._committed)
+        for key, value in self._changes():
+            if value is None:
+                view.pop(key, None)
+            else:
+                view[key] = value
+        return view
+
+    def publish(self) -> None:
+        for key, value in list(self._changes()):
+            if value is None:
+                self._committed.pop(key, None)
+            else:
+                self._committed[key] = self._copy(value)
+
+
 class InMemoryDatabase:
     """The committed state that in-memory units of work share, and the locks they hold."""
 
-    notes: dict[uuid.UUID, Note] = field(default_factory=dict)
-    idempotency_keys: dict[str, IdempotencyKey] = field(default_factory=dict)
-    locks: set[str] = field(default_factory=set)
+    def __init__(self, notes: dict[uuid.UUID, Note] | None = None) -> None:
+        self.notes: dict[uuid.UUID, Note] = {} if notes is None else notes
+        self.idempotency_keys: dict[str, IdempotencyKey] = {}
+        self.locks: set[str] = set()  # idempotency keys locked by a running unit of work
+        self.events: dict[int, NoteEvent] = {}
+        self.dispatched: dict[int, bool] = {}
+        self.processed: dict[tuple[int, str], bool] = {}
+        self.note_tags: dict[uuid.UUID, frozenset[str]] = {}
+        self.tag_counts: dict[str, int] = {}
+        self.category_counts: dict[str, int] = {}
+        self.commits = 0
+        self.claimed: dict[int, object] = {}  # event id -> the unit of work holding it
+        self.last_event_id = 0
+        self.announced = asyncio.Condition()
+        self.connections = 0
+        self.fail_connections = 0  # how many of the next ``listen`` calls fail
+        self.fail_commits = 0  # how many of the next commits fail
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
+        return InMemoryUnitOfWork(database=self)
+
+    @asynccontextmanager
+    async def listen(self) -> AsyncIterator[Wakeups]:
+        """Listen for committed events, like ``notifications.listen`` on a real server."""
+        self.connections += 1
+        if self.fail_connections:
+            self.fail_connections -= 1
+            msg = "connection refused (as the test asked)"
+            raise ConnectionError(msg)
+        yield InMemoryWakeups(self)
+
+    async def announce(self) -> None:
+        """Wake whoever waits for new events (the NOTIFY of the fake)."""
+        async with self.announced:
+            self.announced.notify_all()
 
 
 class InMemoryNoteRepository(NoteRepository):
     """Notes in a dict; a unit of work decides which of its changes are kept."""
 
-    def __init__(self, rows: dict[uuid.UUID, Note] | None = None) -> None:
+    def __init__(
+        self,
+        rows: dict[uuid.UUID, Note] | None = None,
+        note_tags: dict[uuid.UUID, frozenset[str]] | None = None,
+    ) -> None:
         self.rows: dict[uuid.UUID, Note] = {} if rows is None else rows
+        self._note_tags = {} if note_tags is None else note_tags
 
     async def add(self, note: Note) -> None:
         if note.id in self.rows:
@@ -102,7 +205,9 @@ class InMemoryNoteRepository(NoteRepository):
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[Note]:
-        found = [n for n in self.rows.values() if _matches(n, where)]
+        found = [
+            n for n in self.rows.values() if _matches(n, where, self._note_tags.get(n.id, _NONE))
+        ]
         if after is not None:
             found = [n for n in found if Position.of(n) < after]
         found.sort(key=Position.of, reverse=True)
@@ -114,7 +219,6 @@ class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
 
     def __init__(self, rows: dict[str, IdempotencyKey], database: InMemoryDatabase) -> None:
         self.rows = rows
-        self.removed: set[str] = set()
         self.held: set[str] = set()
         self._database = database
 
@@ -138,7 +242,6 @@ class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
 
     async def remove(self, record: IdempotencyKey) -> None:
         del self.rows[record.key]
-        self.removed.add(record.key)
 
     async def purge_expired(self, now: datetime, *, limit: int) -> int:
         expired = sorted(
@@ -154,12 +257,115 @@ class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
         self.held.clear()
 
 
-class InMemoryUnitOfWork(UnitOfWork):
-    """A unit of work over shared in-memory state: commit keeps changes, anything else drops them.
+class InMemoryEventLog(EventLog):
+    """Events in a dict; ids come from the database, like a sequence (never reused)."""
 
-    Each unit of work works on copies of the committed rows, as a transaction sees its own
-    snapshot; ``commit`` publishes the rows it added, changed or removed. Several units of work
-    may share one ``database``; a lock taken through one is held until it ends.
+    def __init__(self, database: InMemoryDatabase, owner: object) -> None:
+        self._database = database
+        self._owner = owner
+        self.events = _Table(database.events)
+        self.dispatched = _Table(database.dispatched)
+        self.processed = _Table(database.processed)
+
+    async def add(self, event: NoteEvent) -> NoteEvent:
+        self._database.last_event_id += 1
+        recorded = dataclasses.replace(event, id=self._database.last_event_id)
+        self.events.rows[self._database.last_event_id] = recorded
+        return recorded
+
+    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+        claimed = self._database.claimed
+        ids = sorted(
+            event_id
+            for event_id in self.events.current()
+            if event_id not in self.dispatched.current()
+            and claimed.get(event_id, self._owner) is self._owner
+        )[:limit]
+        for event_id in ids:
+            claimed[event_id] = self._owner
+        return [self.events.current()[event_id] for event_id in ids]
+
+    async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        for event_id in event_ids:
+            self.dispatched.rows[event_id] = True
+
+    async def mark_processed(self, event_id: int, listener: str) -> bool:
+        if (event_id, listener) in self.processed.current():
+            return False
+        self.processed.rows[(event_id, listener)] = True
+        return True
+
+    async def processed_by(self, event_id: int) -> frozenset[str]:
+        return frozenset(name for done, name in self.processed.current() if done == event_id)
+
+    async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
+        events = self.events.current()
+        return [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+
+    def release(self) -> None:
+        """Let go of the claimed events, as the end of a transaction releases its locks."""
+        claimed = self._database.claimed
+        for event_id in [i for i, owner in claimed.items() if owner is self._owner]:
+            del claimed[event_id]
+
+
+class InMemoryTagRepository(TagRepository):
+    """Tags and counts in dicts; recounts read what is committed, like the real thing."""
+
+    def __init__(self, database: InMemoryDatabase, notes: _Table[uuid.UUID, Note]) -> None:
+        self._notes = notes
+        self.note_tag_rows = _Table(database.note_tags)
+        self.tag_count_rows = _Table(database.tag_counts)
+        self.category_count_rows = _Table(database.category_counts)
+
+    async def set_note_tags(self, note_id: uuid.UUID, tags: Collection[str]) -> None:
+        if tags:
+            self.note_tag_rows.rows[note_id] = frozenset(tags)
+        else:
+            self.note_tag_rows.rows.pop(note_id, None)
+
+    async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
+        return self.note_tag_rows.rows.get(note_id, frozenset())
+
+    async def recount_tags(self, names: Collection[str]) -> None:
+        note_tags = self.note_tag_rows.current()
+        for name in set(names):
+            count = sum(1 for tags in note_tags.values() if name in tags)
+            _set_count(self.tag_count_rows.rows, name, count)
+
+    async def recount_categories(self, names: Collection[str]) -> None:
+        notes = self._notes.current()
+        for name in set(names) - {""}:
+            count = sum(1 for n in notes.values() if n.category == name and n.deleted_at is None)
+            _set_count(self.category_count_rows.rows, name, count)
+
+    async def tag_counts(self) -> list[TagCount]:
+        rows = self.tag_count_rows.rows
+        return [TagCount(name=n, count=c) for n, c in _most_used(rows)]
+
+    async def category_counts(self) -> list[CategoryCount]:
+        rows = self.category_count_rows.rows
+        return [CategoryCount(name=n, count=c) for n, c in _most_used(rows)]
+
+
+def _set_count(rows: dict[str, int], name: str, count: int) -> None:
+    if count:
+        rows[name] = count
+    else:
+        rows.pop(name, None)
+
+
+def _most_used(rows: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(rows.items(), key=lambda item: (-item[1], item[0]))
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """A unit of work over an in-memory database: commit keeps changes, anything else drops them.
+
+    Each unit of work works on a copy of the committed rows, as a transaction sees its own
+    snapshot; ``commit`` writes back what it changed. One instance may be entered again after
+    it is left; for units of work that overlap, use ``InMemoryDatabase.unit_of_work``. Claimed
+    events and locked idempotency keys are held until the unit of work commits or ends.
     """
 
     def __init__(
@@ -168,20 +374,38 @@ class InMemoryUnitOfWork(UnitOfWork):
         *,
         database: InMemoryDatabase | None = None,
     ) -> None:
-        self.database = database or InMemoryDatabase()
-        if committed is not None:
-            self.database.notes = committed
-        self.committed = self.database.notes
-        self.commits = 0
+        self.database = database or InMemoryDatabase(committed)
+
+    @property
+    def committed(self) -> dict[uuid.UUID, Note]:
+        """The committed notes."""
+        return self.database.notes
+
+    @property
+    def commits(self) -> int:
+        """How many units of work committed on this database."""
+        return self.database.commits
 
     async def __aenter__(self) -> Self:
-        self.notes = InMemoryNoteRepository(
-            {k: _copy_note(n) for k, n in self.database.notes.items()}
-        )
-        self.idempotency_keys = InMemoryIdempotencyKeyRepository(
-            {k: _copy_key(r) for k, r in self.database.idempotency_keys.items()}, self.database
-        )
+        self._begin()
         return self
+
+    def _begin(self) -> None:
+        database = self.database
+        self._notes = _Table(database.notes, _copy_note, _same_note)
+        self._tags = InMemoryTagRepository(database, self._notes)
+        self._events = InMemoryEventLog(database, owner=object())
+        self._keys = _Table(database.idempotency_keys, _copy_key, _same_key)
+        self.notes = InMemoryNoteRepository(self._notes.rows, self._tags.note_tag_rows.rows)
+        self.events = self._events
+        self.tags = self._tags
+        self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
+
+    def _release(self) -> None:
+        """Let go of claimed events and locked keys, as the end of a transaction does."""
+        self._events.release()
+        assert isinstance(self.idempotency_keys, InMemoryIdempotencyKeyRepository)  # noqa: S101
+        self.idempotency_keys.release()
 
     async def __aexit__(
         self,
@@ -189,17 +413,45 @@ class InMemoryUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert isinstance(self.idempotency_keys, InMemoryIdempotencyKeyRepository)  # noqa: S101
-        self.idempotency_keys.release()
+        self._release()
 
     async def commit(self) -> None:
-        assert isinstance(self.notes, InMemoryNoteRepository)  # noqa: S101 - set in __aenter__
-        assert isinstance(self.idempotency_keys, InMemoryIdempotencyKeyRepository)  # noqa: S101
-        self.database.notes.update({k: _copy_note(n) for k, n in self.notes.rows.items()})
-        for key in self.idempotency_keys.removed:
-            self.database.idempotency_keys.pop(key, None)
-        self.database.idempotency_keys.update(
-            {k: _copy_key(r) for k, r in self.idempotency_keys.rows.items()}
-        )
-        self.idempotency_keys.removed.clear()
-        self.commits += 1
+        if self.database.fail_commits:
+            self.database.fail_commits -= 1
+            msg = "commit failed (as the test asked)"
+            raise ConnectionError(msg)
+        added_events = self._events.events.rows.keys() - self.database.events.keys()
+        for table in (
+            self._notes,
+            self._events.events,
+            self._events.dispatched,
+            self._events.processed,
+            self._tags.note_tag_rows,
+            self._tags.tag_count_rows,
+            self._tags.category_count_rows,
+            self._keys,
+        ):
+            table.publish()
+        self.database.commits += 1
+        self._release()
+        # As a session after COMMIT: later work starts a new transaction on what is committed.
+        self._begin()
+        if added_events:
+            await self.database.announce()
+
+
+class InMemoryWakeups(Wakeups):
+    """Wakes when a unit of work on the database commits events: the fake of LISTEN."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+
+    async def wait(self, seconds: float) -> bool:
+        announced = self._database.announced
+        async with announced:
+            try:
+                async with asyncio.timeout(seconds):
+                    await announced.wait()
+            except TimeoutError:
+                return False
+        return True

@@ -11,7 +11,7 @@ from sqlalchemy import Select, bindparam, cast, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notes.entities import Note
+from notes.entities import Note, NoteTag
 from notes.entities.note import SEARCH_CONFIG
 
 
@@ -21,13 +21,15 @@ class NoteFilter:
 
     ``created_after`` is inclusive and ``created_before`` exclusive, so consecutive ranges never
     overlap. ``text`` is a web-search style query over ``contents`` (English stemming; every
-    word must occur).
+    word must occur). ``tag`` is a tag as stored (lower case, without ``#``): the notes whose
+    contents the tag listener found it in.
     """
 
     category: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
     text: str | None = None
+    tag: str | None = None
 
 
 NO_FILTER = NoteFilter()
@@ -138,4 +140,7 @@ def filtered(query: Select[tuple[Note]], where: NoteFilter) -> Select[tuple[Note
     if where.text is not None:
         search = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), where.text)
         query = query.where(Note.contents_tsv.bool_op("@@")(search))
+    if where.tag is not None:
+        tagged = select(NoteTag.note_id).where(NoteTag.tag == where.tag, NoteTag.note_id == Note.id)
+        query = query.where(tagged.exists())
     return query

@@ -7,11 +7,13 @@ from typing import Protocol, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notes.connectors.event_log import EventLog, SqlEventLog
 from notes.connectors.idempotency_repository import (
     IdempotencyKeyRepository,
     SqlIdempotencyKeyRepository,
 )
 from notes.connectors.notes_repository import NoteRepository, SqlNoteRepository
+from notes.connectors.tags_repository import SqlTagRepository, TagRepository
 
 
 class UnitOfWork(Protocol):
@@ -22,6 +24,8 @@ class UnitOfWork(Protocol):
     """
 
     notes: NoteRepository
+    events: EventLog
+    tags: TagRepository
     idempotency_keys: IdempotencyKeyRepository
 
     async def __aenter__(self) -> Self: ...
@@ -46,6 +50,8 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
         self.notes = SqlNoteRepository(self._session)
+        self.events = SqlEventLog(self._session)
+        self.tags = SqlTagRepository(self._session)
         self.idempotency_keys = SqlIdempotencyKeyRepository(self._session)
         return self
 

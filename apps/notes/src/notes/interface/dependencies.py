@@ -8,9 +8,10 @@ from fastapi import Depends, Request
 
 from notes.bootstrap import Container
 from notes.services.notes import NotesService
+from notes.services.tags import TagsService
 
-# Both are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency would
-# be sent to the thread pool on every request.
+# All are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency
+# would be sent to the thread pool on every request.
 
 
 async def get_container(request: Request) -> Container:
@@ -25,5 +26,12 @@ async def get_notes_service(request: Request) -> NotesService:
     return container.notes
 
 
+async def get_tags_service(request: Request) -> TagsService:
+    """The tags service."""
+    container: Container = request.app.state.container
+    return container.tags
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
+TagsServiceDep = Annotated[TagsService, Depends(get_tags_service)]

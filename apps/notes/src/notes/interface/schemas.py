@@ -7,12 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from notes.entities import Note
+from notes.entities import CategoryCount, Note, TagCount
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
+from notes.entities.tags import TAG_MAX
 from notes.services.cursors import MAX_CURSOR_LENGTH
 
 Contents = Annotated[str, Field(min_length=1, max_length=CONTENTS_MAX)]
 Category = Annotated[str, Field(max_length=CATEGORY_MAX)]
+TagName = Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
 
 
 class NoteCreate(BaseModel):
@@ -71,6 +73,10 @@ class NoteListQuery(BaseModel):
             description="Words that must all occur in contents (English stemming)",
         ),
     ] = None
+    tag: Annotated[
+        TagName | None,
+        Field(description="Only notes with this hashtag (with or without `#`, any case)"),
+    ] = None
 
     def next_page(self, cursor: str) -> dict[str, str]:
         """The query of the page after this one: the same filters and limit, and ``cursor``."""
@@ -99,6 +105,18 @@ class NoteRead(BaseModel):
             updated_at=note.updated_at,
             version=note.version,
         )
+
+
+class NamedCount(BaseModel):
+    """A tag or category and how many live notes have it."""
+
+    name: str
+    count: int
+
+    @classmethod
+    def from_entity(cls, row: TagCount | CategoryCount) -> NamedCount:
+        """The API view of a tag's or a category's count."""
+        return cls(name=row.name, count=row.count)
 
 
 class Status(BaseModel):

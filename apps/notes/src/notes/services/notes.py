@@ -1,7 +1,8 @@
-"""Creating, reading, editing, listing and deleting notes."""
+"""Creating, reading, editing, listing and deleting notes; each change is recorded as an event."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -15,7 +16,7 @@ from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.connectors.unit_of_work import UnitOfWork
 from notes.core.clock import Clock, utc_now
 from notes.core.ids import uuid7
-from notes.entities import IdempotencyKey, Note
+from notes.entities import IdempotencyKey, Note, NoteCreated, NoteDeleted, NoteUpdated
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
     IdempotencyKeyInUseError,
@@ -57,7 +58,12 @@ def request_fingerprint(operation: str, **fields: object) -> str:
 
 
 class NotesService:
-    """The notes use cases. Each call is one unit of work (one transaction)."""
+    """The notes use cases. Each call is one unit of work (one transaction).
+
+    Every change records its event (``NoteCreated``, ``NoteUpdated``, ``NoteDeleted``) through
+    ``uow.events`` in the same unit of work, so a change and its event are committed, or rolled
+    back, together.
+    """
 
     def __init__(
         self,
@@ -94,6 +100,7 @@ class NotesService:
         note = self._new_note(contents, category, self._clock())
         async with self._uow() as uow:
             await uow.notes.add(note)
+            await uow.events.add(NoteCreated.of(note, at=note.creation_date))
             await uow.commit()
         return note
 
@@ -129,6 +136,7 @@ class NotesService:
             await uow.idempotency_keys.purge_expired(now, limit=PURGE_BATCH)
             note = self._new_note(contents, category, now)
             await uow.notes.add(note)
+            await uow.events.add(NoteCreated.of(note, at=note.creation_date))
             response = respond(note)
             await uow.idempotency_keys.add(
                 IdempotencyKey(
@@ -172,6 +180,7 @@ class NotesService:
                 raise NoteNotFoundError(note_id)
             if if_version is not None and note.version not in if_version:
                 raise VersionConflictError(note_id, note.version)
+            before = (note.contents, note.category)
             changed = False
             if contents is not None and contents != note.contents:
                 note.contents = contents
@@ -182,6 +191,7 @@ class NotesService:
             if changed:
                 note.version += 1
                 note.updated_at = self._clock()
+                await uow.events.add(NoteUpdated.of(note, at=note.updated_at, before=before))
                 await uow.commit()
         return note
 
@@ -197,8 +207,11 @@ class NotesService:
 
         ``cursor`` (from a previous page's ``next_cursor``) continues after that page's last
         note, whatever was added or deleted since; InvalidCursorError if it was not issued
-        here. ``offset`` skips that many notes from the start (or from the cursor).
+        here. ``offset`` skips that many notes from the start (or from the cursor). A ``tag`` in
+        ``where`` is matched without its ``#`` and case-insensitively.
         """
+        if where.tag is not None:
+            where = dataclasses.replace(where, tag=where.tag.removeprefix("#").lower())
         after = None if cursor is None else self._cursors.decode(cursor)
         async with self._read_uow() as uow:
             found = await uow.notes.list(limit=limit + 1, offset=offset, after=after, where=where)
@@ -214,5 +227,6 @@ class NotesService:
             if note is None:
                 raise NoteNotFoundError(note_id)
             note.deleted_at = self._clock()
+            await uow.events.add(NoteDeleted.of(note, at=note.deleted_at))
             await uow.commit()
         return note

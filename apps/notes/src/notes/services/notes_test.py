@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from notes.connectors.memory import InMemoryDatabase, InMemoryNoteRepository, InMemoryUnitOfWork
 from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.core.ids import uuid7
-from notes.entities import Note
+from notes.entities import Note, NoteCreated, NoteDeleted, NoteUpdated
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
     IdempotencyKeyInUseError,
@@ -399,3 +399,95 @@ async def test_paging_with_random_sizes_visits_each_note_once_in_order(moments, 
         if cursor is None:
             break
     assert seen == [n.id for n in sorted(notes, key=Position.of, reverse=True)]
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+async def _events(uow):
+    async with uow:
+        return await uow.events.after(0, limit=100)
+
+
+async def test_create_records_note_created_with_its_category_and_tags(service, uow):
+    note = await service.create(contents="plan #Trip and #budget", category="home")
+    [event] = await _events(uow)
+    assert type(event) is NoteCreated
+    assert (event.note_id, event.occurred_at) == (note.id, note.creation_date)
+    assert (event.category, event.tags) == ("home", ("budget", "trip"))
+    assert event.id is not None
+
+
+async def test_delete_records_note_deleted_with_what_the_note_had(service, uow):
+    note = await service.create(contents="#old news", category="news")
+    deleted = await service.delete(note.id)
+    created, gone = await _events(uow)
+    assert type(gone) is NoteDeleted
+    assert gone.id > created.id
+    assert (gone.note_id, gone.occurred_at) == (note.id, deleted.deleted_at)
+    assert (gone.category, gone.tags) == ("news", ("old",))
+
+
+async def test_a_failed_change_records_no_event(service, uow, note_factory):
+    await service.create(contents="x")
+    with pytest.raises(NoteNotFoundError):
+        await service.delete(note_factory.build().id)
+    assert [type(e) for e in await _events(uow)] == [NoteCreated]
+
+
+async def test_a_change_whose_commit_fails_leaves_neither_note_nor_event(service, uow):
+    uow.database.fail_commits = 1
+    with pytest.raises(ConnectionError):
+        await service.create(contents="#lost")
+    assert uow.committed == {}
+    assert await _events(uow) == []
+
+
+async def test_update_records_note_updated_with_before_and_after(service, uow):
+    note = await service.create(contents="#draft plan", category="work")
+    updated = await service.update(note.id, contents="#final plan", category="home")
+    created, edited = await _events(uow)
+    assert type(edited) is NoteUpdated
+    assert edited.id > created.id
+    assert (edited.note_id, edited.occurred_at) == (note.id, updated.updated_at)
+    assert (edited.category, edited.tags) == ("home", ("final",))
+    assert (edited.previous_category, edited.previous_tags) == ("work", ("draft",))
+
+
+async def test_update_that_changes_nothing_records_no_event(service, uow):
+    note = await service.create(contents="#same", category="c")
+    await service.update(note.id, contents="#same", category="c")
+    with pytest.raises(VersionConflictError):
+        await service.update(note.id, contents="other", if_version={7})
+    assert [type(e) for e in await _events(uow)] == [NoteCreated]
+
+
+async def test_idempotent_create_records_note_created_once(service, uow):
+    recorded, _ = await service.create_idempotent(
+        key="k", contents="#once", category="c", respond=_respond
+    )
+    await service.create_idempotent(key="k", contents="#once", category="c", respond=_respond)
+    [event] = await _events(uow)
+    assert type(event) is NoteCreated
+    assert (str(event.note_id), event.category, event.tags) == (recorded.body["id"], "c", ("once",))
+
+
+async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
+    service = NotesService(lambda: uow)
+    tagged = [await service.create(contents=f"#Tagged {i}") for i in range(3)]
+    await service.create(contents="untagged")
+    async with uow:
+        for note in tagged:
+            await uow.tags.set_note_tags(note.id, {"tagged"})
+        await uow.commit()
+    newest_first = [n.id for n in reversed(tagged)]
+    for tag in ("tagged", "#TAGGED", "Tagged"):
+        page = await service.list(where=NoteFilter(tag=tag))
+        assert [n.id for n in page.notes] == newest_first
+    assert await _walk(service, limit=2, where=NoteFilter(tag="#tagged")) == [
+        newest_first[:2],
+        newest_first[2:],
+    ]
+    only = await service.list(where=NoteFilter(tag="tagged", text="2"))
+    assert [n.id for n in only.notes] == [tagged[2].id]
+    assert (await service.list(where=NoteFilter(tag="other"))).notes == []

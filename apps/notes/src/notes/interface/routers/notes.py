@@ -106,6 +106,7 @@ async def list_notes(
         created_after=query.created_after,
         created_before=query.created_before,
         text=query.q,
+        tag=query.tag,
     )
     page = await service.list(
         limit=query.limit, offset=query.offset or 0, cursor=query.cursor, where=where

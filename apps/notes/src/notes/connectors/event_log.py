@@ -1,0 +1,134 @@
+"""The event log: the port, and its PostgreSQL adapter (the ``events`` table, NOTIFY at commit)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Collection
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notes.entities import NoteEvent
+
+CHANNEL = "notes_events"
+"""The NOTIFY channel; each notification's payload is the id of an event just committed."""
+
+
+class EventLog(Protocol):
+    """Domain events, recorded in the unit of work that makes the change they describe.
+
+    Never commits: an event exists exactly when the unit of work that added it commits.
+    """
+
+    async def add(self, event: NoteEvent) -> NoteEvent:
+        """Record ``event``; return it with its id. Announced to listeners at commit."""
+
+    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+        """Up to ``limit`` undispatched events, oldest first, locked until this unit of work ends.
+
+        Events another unit of work holds are skipped, so concurrent dispatchers never
+        handle the same event at the same time.
+        """
+
+    async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        """Mark events as handled by every listener; they are never claimed again."""
+
+    async def mark_processed(self, event_id: int, listener: str) -> bool:
+        """Record that ``listener`` handled the event; False if that was already recorded.
+
+        A listener calls it in the unit of work of its effect; on False it must not commit,
+        so a redelivered event changes nothing.
+        """
+
+    async def processed_by(self, event_id: int) -> frozenset[str]:
+        """The listeners that have handled the event."""
+
+    async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
+        """Events with an id above ``event_id``, oldest first, dispatched or not."""
+
+
+_ADD = text(
+    """
+    WITH added AS (
+        INSERT INTO events (type, note_id, occurred_at, payload)
+        VALUES (:type, :note_id, :occurred_at, CAST(:payload AS jsonb))
+        RETURNING id
+    )
+    SELECT id, pg_notify(:channel, id::text) FROM added
+    """
+)
+
+_COLUMNS = "id, type, note_id, occurred_at, payload"
+
+
+class SqlEventLog(EventLog):
+    """Events in PostgreSQL, through the unit of work's session.
+
+    ``add`` inserts the row and calls ``pg_notify`` in one statement; PostgreSQL holds the
+    notification until the transaction commits and drops it on rollback.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, event: NoteEvent) -> NoteEvent:
+        result = await self._session.execute(
+            _ADD,
+            {
+                "type": event.type,
+                "note_id": event.note_id,
+                "occurred_at": event.occurred_at,
+                "payload": json.dumps(event.payload()),
+                "channel": CHANNEL,
+            },
+        )
+        return dataclasses.replace(event, id=result.one()[0])
+
+    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+        rows = await self._session.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM events WHERE dispatched_at IS NULL "  # noqa: S608 - constant
+                "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"limit": limit},
+        )
+        return [NoteEvent.restore(**row) for row in rows.mappings()]
+
+    async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        if event_ids:
+            await self._session.execute(
+                text("UPDATE events SET dispatched_at = clock_timestamp() WHERE id = ANY(:ids)"),
+                {"ids": list(event_ids)},
+            )
+
+    async def mark_processed(self, event_id: int, listener: str) -> bool:
+        # clock_timestamp(), not now(): the moment the listener finished, not when its
+        # transaction began.
+        result = await self._session.execute(
+            text(
+                "INSERT INTO processed_events (event_id, listener, processed_at) "
+                "VALUES (:event_id, :listener, clock_timestamp()) "
+                "ON CONFLICT DO NOTHING RETURNING 1"
+            ),
+            {"event_id": event_id, "listener": listener},
+        )
+        return result.first() is not None
+
+    async def processed_by(self, event_id: int) -> frozenset[str]:
+        rows = await self._session.scalars(
+            text("SELECT listener FROM processed_events WHERE event_id = :event_id"),
+            {"event_id": event_id},
+        )
+        return frozenset(rows)
+
+    async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
+        rows = await self._session.execute(
+            text(
+                f"SELECT {_COLUMNS} FROM events WHERE id > :event_id "  # noqa: S608 - constant
+                "ORDER BY id LIMIT :limit"
+            ),
+            {"event_id": event_id, "limit": limit},
+        )
+        return [NoteEvent.restore(**row) for row in rows.mappings()]

@@ -1,0 +1,150 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""The event log's contract, against the in-memory fake and PostgreSQL; then NOTIFY."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from notes.connectors.event_log import CHANNEL
+from notes.connectors.memory import InMemoryUnitOfWork
+from notes.connectors.notifications import libpq_url
+from notes.entities import NoteCreated, NoteDeleted
+
+AT = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory"),
+        pytest.param("postgresql", marks=pytest.mark.integrated),
+    ]
+)
+def uow(request):
+    if request.param == "memory":
+        return InMemoryUnitOfWork()
+    return request.getfixturevalue("sql_uow")
+
+
+async def _nothing_pending(uow):
+    """Set aside events other tests left pending (undone when the test's transaction is)."""
+    async with uow:
+        await uow.events.mark_dispatched([e.id for e in await uow.events.claim_pending(100_000)])
+        await uow.commit()
+
+
+async def _record(uow, note_factory, cls=NoteCreated, count=1):
+    async with uow:
+        recorded = []
+        for _ in range(count):
+            note = note_factory.build()
+            await uow.notes.add(note)
+            recorded.append(await uow.events.add(cls.of(note, at=AT)))
+        await uow.commit()
+    return recorded
+
+
+async def test_recorded_events_get_increasing_ids_and_read_back_equal(uow, note_factory):
+    recorded = await _record(uow, note_factory, count=3)
+    assert all(event.id is not None for event in recorded)
+    assert [e.id for e in recorded] == sorted({e.id for e in recorded})
+    async with uow:
+        found = await uow.events.after(recorded[0].id - 1, limit=3)
+    assert found == recorded
+
+
+async def test_an_event_of_a_unit_of_work_that_did_not_commit_does_not_exist(uow, note_factory):
+    [before] = await _record(uow, note_factory)
+    note = note_factory.build()
+
+    async def change_then_fail():
+        async with uow:
+            await uow.notes.add(note)
+            await uow.events.add(NoteDeleted.of(note, at=AT))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await change_then_fail()
+    async with uow:
+        assert [e.note_id for e in await uow.events.after(before.id, limit=10)] == []
+
+
+async def test_pending_events_are_claimed_oldest_first_until_dispatched(uow, note_factory):
+    await _nothing_pending(uow)
+    recorded = await _record(uow, note_factory, count=3)
+    async with uow:
+        assert await uow.events.claim_pending(2) == recorded[:2]
+        await uow.events.mark_dispatched([recorded[0].id])
+        await uow.commit()
+    async with uow:
+        assert await uow.events.claim_pending(10) == recorded[1:]
+
+
+async def test_dispatch_marks_of_a_unit_of_work_that_did_not_commit_are_dropped(uow, note_factory):
+    await _nothing_pending(uow)
+    recorded = await _record(uow, note_factory)
+    async with uow:
+        await uow.events.mark_dispatched([recorded[0].id])
+    async with uow:
+        assert await uow.events.claim_pending(10) == recorded
+
+
+async def test_a_listener_is_recorded_as_having_processed_an_event_once(uow, note_factory):
+    [event] = await _record(uow, note_factory)
+    async with uow:
+        assert await uow.events.mark_processed(event.id, "a")
+        assert not await uow.events.mark_processed(event.id, "a")
+        await uow.commit()
+    async with uow:
+        assert not await uow.events.mark_processed(event.id, "a")
+        assert await uow.events.mark_processed(event.id, "b")
+        assert await uow.events.processed_by(event.id) == {"a", "b"}
+    async with uow:
+        assert await uow.events.processed_by(event.id) == {"a"}
+
+
+async def test_overlapping_units_of_work_never_claim_the_same_event(memory_db, note_factory):
+    await _record(memory_db.unit_of_work(), note_factory, count=4)
+    async with memory_db.unit_of_work() as first, memory_db.unit_of_work() as second:
+        mine = await first.events.claim_pending(2)
+        theirs = await second.events.claim_pending(10)
+    assert len(mine) == 2
+    assert len(theirs) == 2
+    assert not {e.id for e in mine} & {e.id for e in theirs}
+    async with memory_db.unit_of_work() as later:
+        assert len(await later.events.claim_pending(10)) == 4
+
+
+@pytest.mark.integrated
+async def test_concurrent_claims_in_postgresql_skip_locked_events(committing_uow, note_factory):
+    recorded = await _record(committing_uow(), note_factory, count=2)
+    async with committing_uow() as first, committing_uow() as second:
+        mine = {e.id for e in await first.events.claim_pending(100_000)}
+        theirs = {e.id for e in await second.events.claim_pending(100_000)}
+    assert {e.id for e in recorded} <= mine
+    assert not mine & theirs
+
+
+@pytest.mark.integrated
+async def test_notify_carries_the_id_of_each_committed_event_and_none_for_a_rollback(
+    database_url, committing_uow, note_factory
+):
+    async with await psycopg.AsyncConnection.connect(
+        libpq_url(database_url), autocommit=True
+    ) as listener:
+        await listener.execute(f"LISTEN {CHANNEL}")
+
+        async with committing_uow() as uow:
+            note = note_factory.build()
+            await uow.notes.add(note)
+            rolled_back = await uow.events.add(NoteCreated.of(note, at=AT))
+        [committed] = await _record(committing_uow(), note_factory)
+
+        received = []
+        async with asyncio.timeout(10):
+            async for notify in listener.notifies():
+                received.append(int(notify.payload))
+                if received[-1] == committed.id:
+                    break
+    assert rolled_back.id not in received

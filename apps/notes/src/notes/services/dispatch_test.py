@@ -1,0 +1,225 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""Dispatching: on the in-memory fakes, then against PostgreSQL."""
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import pytest
+from eventing import EventBus
+from sqlalchemy import text
+
+from notes.entities import NoteEvent
+from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.listeners import build_bus
+from notes.services.notes import NotesService
+
+
+async def pending(memory_db):
+    async with memory_db.unit_of_work() as uow:
+        return [e.id for e in await uow.events.claim_pending(1000)]
+
+
+async def until(condition, seconds=10.0):
+    """Poll ``condition`` (a coroutine function) until it is true; fail after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110 - a bounded poll of outside state
+            await asyncio.sleep(0.01)
+
+
+async def test_an_event_a_listener_failed_on_stays_pending_and_is_retried(memory_db):
+    attempts = []
+
+    async def flaky(event):
+        attempts.append(event.id)
+        if len(attempts) == 1:
+            raise RuntimeError("first try fails")
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe("flaky", flaky, events=(NoteEvent,))
+    dispatcher = Dispatcher(memory_db.unit_of_work, bus)
+    note = await NotesService(memory_db.unit_of_work).create(contents="x")
+
+    assert await dispatcher.dispatch_pending() == 0
+    assert len(await pending(memory_db)) == 1
+    assert await dispatcher.dispatch_pending() == 1
+    assert await pending(memory_db) == []
+    assert len(attempts) == 2
+    assert note.id
+
+
+async def test_batches_continue_until_nothing_is_pending(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    for i in range(7):
+        await service.create(contents=f"#t{i % 2}")
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work), batch_size=3)
+
+    assert await dispatcher.dispatch_pending() == 7
+    assert memory_db.tag_counts == {"t0": 4, "t1": 3}
+
+
+async def test_once_stop_is_set_no_further_event_is_started(memory_db):
+    stop = asyncio.Event()
+    published = []
+
+    async def stop_after_first(event):
+        published.append(event.id)
+        stop.set()
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe("stopper", stop_after_first, events=(NoteEvent,))
+    service = NotesService(memory_db.unit_of_work)
+    for _ in range(3):
+        await service.create(contents="x")
+
+    dispatched = await Dispatcher(memory_db.unit_of_work, bus, concurrency=1).dispatch_pending(stop)
+
+    assert dispatched == 1
+    assert len(published) == 1
+    assert len(await pending(memory_db)) == 2
+
+
+def worker(memory_db, listen=None, **options):
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+    options = {"poll_interval": 60.0, "reconnect_interval": 0.01, **options}
+    return EventWorker(dispatcher, listen or memory_db.listen, **options)
+
+
+async def test_the_worker_catches_up_after_connecting_then_follows_notifications(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    await service.create(contents="#before")  # committed while no worker ran
+    memory_db.fail_connections = 2
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(memory_db).run(stop))
+    try:
+        await until(lambda: _has_tag(memory_db, "before"))
+        assert memory_db.connections == 3
+        await service.create(contents="#after")
+        # The poll interval is a minute: only the notification can wake the worker in time.
+        await until(lambda: _has_tag(memory_db, "after"))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_the_worker_polls_when_notifications_never_come(memory_db):
+    class Deaf:
+        async def wait(self, seconds):
+            await asyncio.sleep(seconds)
+            return False
+
+    @asynccontextmanager
+    async def listen_deaf():
+        yield Deaf()
+
+    service = NotesService(memory_db.unit_of_work)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(memory_db, listen_deaf, poll_interval=0.05).run(stop))
+    try:
+        await until(lambda: _connected(memory_db, task))
+        await service.create(contents="#polled")
+        await until(lambda: _has_tag(memory_db, "polled"))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def _has_tag(memory_db, tag):
+    return tag in memory_db.tag_counts
+
+
+async def _connected(memory_db, task):
+    await asyncio.sleep(0.1)
+    return not task.done()
+
+
+# --- against PostgreSQL ----------------------------------------------------------------------
+
+
+async def _snapshot(engine, event_ids, tags, category):
+    async with engine.connect() as conn:
+        processed = (
+            await conn.execute(
+                text(
+                    "SELECT event_id, listener, processed_at FROM processed_events "
+                    "WHERE event_id = ANY(:ids) ORDER BY 1, 2"
+                ),
+                {"ids": event_ids},
+            )
+        ).all()
+        note_tags = (
+            await conn.execute(
+                text("SELECT note_id, tag FROM note_tags WHERE tag = ANY(:tags) ORDER BY 1, 2"),
+                {"tags": tags},
+            )
+        ).all()
+        counts = (
+            await conn.execute(
+                text(
+                    "SELECT 'tag', name, count FROM tag_counts WHERE name = ANY(:tags) "
+                    "UNION ALL SELECT 'category', name, count FROM category_counts "
+                    "WHERE name = :category ORDER BY 1, 2"
+                ),
+                {"tags": tags, "category": category},
+            )
+        ).all()
+    return processed, note_tags, counts
+
+
+@pytest.mark.integrated
+async def test_dispatching_an_event_again_changes_nothing_the_second_time(
+    engine, committing_uow, make_unique
+):
+    tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
+    service = NotesService(committing_uow)
+    kept = await service.create(contents=f"#{tag} kept", category=category)
+    gone = await service.create(contents=f"#{tag} gone", category=category)
+    await service.delete(gone.id)
+    dispatcher = Dispatcher(committing_uow, build_bus(committing_uow))
+    await dispatcher.dispatch_pending()
+    async with committing_uow() as uow:
+        ids = [
+            e.id
+            for e in await uow.events.after(0, limit=100_000)
+            if e.note_id in {kept.id, gone.id}
+        ]
+    first = await _snapshot(engine, ids, [tag], category)
+    assert first[1] == [(kept.id, tag)]
+    assert first[2] == [("category", category, 1), ("tag", tag, 1)]
+    assert len(first[0]) == 3 * len(ids)
+
+    async with engine.begin() as conn:  # as if the worker died before marking them
+        await conn.execute(
+            text("UPDATE events SET dispatched_at = NULL WHERE id = ANY(:ids)"), {"ids": ids}
+        )
+    await dispatcher.dispatch_pending()
+
+    assert await _snapshot(engine, ids, [tag], category) == first
+
+
+@pytest.mark.integrated
+async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redelivery(
+    engine, committing_uow, make_unique
+):
+    tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
+    service = NotesService(committing_uow)
+    bus = build_bus(committing_uow)
+    dispatchers = [Dispatcher(committing_uow, bus, batch_size=5, concurrency=3) for _ in range(2)]
+
+    async def write(i):
+        note = await service.create(contents=f"#{tag} number {i}", category=category)
+        if i % 4 == 0:
+            await service.delete(note.id)
+
+    async def dispatch_while_writing():
+        for _ in range(20):
+            await asyncio.gather(*(d.dispatch_pending() for d in dispatchers))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(write(i) for i in range(20)), dispatch_while_writing())
+    await asyncio.gather(*(d.dispatch_pending() for d in dispatchers))
+    async with committing_uow() as uow:
+        mine = [e for e in await uow.events.after(0, limit=100_000) if e.category == category]
+    await asyncio.gather(*(bus.publish(event) for event in mine))  # every event once more
+
+    _, _, counts = await _snapshot(engine, [], [tag], category)
+    assert counts == [("category", category, 15), ("tag", tag, 15)]

@@ -1,0 +1,162 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""The listeners on the in-memory fakes: tags and counts follow the notes, once per event."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from notes.connectors.notes_repository import NoteFilter
+from notes.entities import NoteCreated, NoteDeleted, NoteUpdated
+from notes.services.dispatch import Dispatcher
+from notes.services.listeners import GRAPH_END, GRAPH_START, build_bus, graph_block, once
+from notes.services.notes import NotesService
+
+README = Path(__file__).resolve().parents[5] / "README.md"
+
+
+@pytest.fixture
+def service(memory_db):
+    return NotesService(memory_db.unit_of_work)
+
+
+@pytest.fixture
+def bus(memory_db):
+    return build_bus(memory_db.unit_of_work)
+
+
+@pytest.fixture
+def dispatch(memory_db, bus):
+    return Dispatcher(memory_db.unit_of_work, bus).dispatch_pending
+
+
+def state(memory_db):
+    return (
+        dict(memory_db.note_tags),
+        dict(memory_db.tag_counts),
+        dict(memory_db.category_counts),
+        set(memory_db.processed),
+    )
+
+
+async def events(memory_db):
+    async with memory_db.unit_of_work() as uow:
+        return await uow.events.after(0, limit=1000)
+
+
+async def test_tags_and_counts_follow_created_notes(service, dispatch, memory_db):
+    first = await service.create(contents="#Trip to #Rome", category="travel")
+    await service.create(contents="#trip budget", category="travel")
+    await service.create(contents="no tags", category="")
+
+    assert await dispatch() == 3
+
+    assert memory_db.note_tags[first.id] == {"trip", "rome"}
+    assert memory_db.tag_counts == {"trip": 2, "rome": 1}
+    assert memory_db.category_counts == {"travel": 2}
+    assert [n.id for n in (await service.list(where=NoteFilter(tag="rome"))).notes] == [first.id]
+
+
+async def test_an_edit_re_extracts_tags_and_moves_counts(service, dispatch, memory_db):
+    note = await service.create(contents="#a #b", category="old")
+    await service.create(contents="#b", category="old")
+    await dispatch()
+
+    await service.update(note.id, contents="#b #c", category="new")
+    await dispatch()
+
+    assert memory_db.note_tags[note.id] == {"b", "c"}
+    assert memory_db.tag_counts == {"b": 2, "c": 1}
+    assert memory_db.category_counts == {"old": 1, "new": 1}
+
+
+async def test_a_deleted_note_loses_its_tags_and_leaves_the_counts(service, dispatch, memory_db):
+    note = await service.create(contents="#gone #stays", category="c")
+    await service.create(contents="#stays", category="c")
+    await dispatch()
+
+    await service.delete(note.id)
+    await dispatch()
+
+    assert note.id not in memory_db.note_tags
+    assert memory_db.tag_counts == {"stays": 1}
+    assert memory_db.category_counts == {"c": 1}
+
+
+async def test_every_listener_records_each_event_it_handled(service, dispatch, memory_db):
+    await service.create(contents="#x", category="c")
+    await dispatch()
+    [event] = await events(memory_db)
+    async with memory_db.unit_of_work() as uow:
+        assert await uow.events.processed_by(event.id) == {
+            "tag_note",
+            "count_tags",
+            "count_categories",
+        }
+        assert await uow.events.claim_pending(10) == []
+
+
+async def test_redelivered_events_change_nothing(service, dispatch, bus, memory_db):
+    note = await service.create(contents="#a #b", category="c")
+    await service.update(note.id, contents="#b", category="d")
+    await service.create(contents="#a", category="c")
+    await dispatch()
+    before = state(memory_db)
+
+    for event in await events(memory_db):
+        assert (await bus.publish(event)).ok
+
+    assert state(memory_db) == before
+
+
+async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory_db, service):
+    await service.create(contents="#x")
+    [event] = await events(memory_db)
+    deliveries = []
+
+    async def not_idempotent(uow, event):
+        deliveries.append(event.id)
+        await uow.tags.set_note_tags(event.note_id, {f"delivery-{len(deliveries)}"})
+
+    handler = once("not_idempotent", not_idempotent, memory_db.unit_of_work)
+    await handler(event)
+    await handler(event)
+
+    assert deliveries == [event.id, event.id]
+    assert memory_db.note_tags[event.note_id] == {"delivery-1"}
+
+
+async def test_events_handled_late_and_out_of_order_converge(service, bus, memory_db):
+    note = await service.create(contents="#a", category="one")
+    await service.update(note.id, contents="#b", category="two")
+    await service.update(note.id, contents="#c", category="three")
+    other = await service.create(contents="#a", category="one")
+
+    for event in reversed(await events(memory_db)):
+        assert (await bus.publish(event)).ok
+
+    assert memory_db.note_tags == {note.id: {"c"}, other.id: {"a"}}
+    assert memory_db.tag_counts == {"a": 1, "c": 1}
+    assert memory_db.category_counts == {"one": 1, "three": 1}
+
+
+async def test_an_event_without_an_id_is_refused(memory_db, bus, note_factory):
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    event = NoteCreated.of(note_factory.build(), at=datetime(2026, 1, 1, tzinfo=UTC))
+    result = await bus.publish(event)
+    assert isinstance(result.failed["tag_note"], ValueError)
+    assert result.skipped == ("count_tags",)
+
+
+@pytest.mark.parametrize("event_type", [NoteCreated, NoteUpdated, NoteDeleted])
+def test_tags_are_counted_after_they_are_extracted(bus, event_type):
+    assert bus.layers(event_type) == (("count_categories", "tag_note"), ("count_tags",))
+
+
+def test_the_readme_shows_the_listener_graph_the_code_builds(bus):
+    text = README.read_text()
+    blocks = re.findall(
+        re.escape(GRAPH_START) + r".*?" + re.escape(GRAPH_END), text, flags=re.DOTALL
+    )
+    assert blocks == [graph_block(bus)], "the README's graph is stale: run make events_graph"

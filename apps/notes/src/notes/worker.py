@@ -1,0 +1,52 @@
+"""Dispatch committed events to the listeners: ``python -m notes.worker``.
+
+Runs until SIGTERM or SIGINT, then finishes the event it is publishing and exits 0.
+Several workers may run at once, on one machine or many.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from notes.bootstrap import bootstrap, event_worker
+from notes.core.config import Settings
+from notes.core.logging import configure_logging
+
+_logger = logging.getLogger("notes.worker")
+
+
+async def run(settings: Settings) -> None:
+    """Wire the worker, then dispatch until a stop signal arrives."""
+    container = await bootstrap(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signum: signal.Signals) -> None:
+        if not stop.is_set():
+            _logger.info("%s received: finishing the current event, then stopping", signum.name)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signum)
+    try:
+        _logger.info("worker started")
+        await event_worker(container).run(stop)
+    finally:
+        await container.close()
+    _logger.info("worker stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line (settings come from ``NOTES_*`` variables) and run."""
+    parser = argparse.ArgumentParser(prog="python -m notes.worker", description=__doc__)
+    parser.parse_args(argv)
+    settings = Settings()  # from NOTES_* variables
+    configure_logging(settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()
