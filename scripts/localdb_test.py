@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """Which database the Makefile's commands get."""
 
+import os
 import secrets
 
 import localdb
@@ -11,7 +12,7 @@ import pytest
 
 @pytest.fixture
 def server_url():
-    configured = localdb.os.environ.get("NOTES_DATABASE_URL")
+    configured = os.environ.get("NOTES_DATABASE_URL")
     if configured:
         return configured
     return localpg.ensure_running(localdb.DATA_DIR).url()
