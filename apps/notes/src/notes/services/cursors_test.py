@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notes.connectors.notes_repository import Position
 from notes.core.ids import uuid7
@@ -85,3 +87,49 @@ def test_signed_payload_of_unknown_format_is_refused(codec):
 def test_short_secret_is_refused():
     with pytest.raises(ValueError, match="16 bytes"):
         CursorCodec(b"short")
+
+
+def test_sixteen_byte_secret_is_long_enough():
+    codec = CursorCodec(b"k" * 16)
+    position = _position()
+    assert codec.decode(codec.encode(position)) == position
+
+
+def test_fifteen_byte_secret_is_too_short():
+    with pytest.raises(ValueError, match="16 bytes"):
+        CursorCodec(b"k" * 15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    moment=st.datetimes(timezones=st.just(UTC)),
+    note_id=st.uuids(),
+)
+def test_cursor_round_trips_at_any_time_a_datetime_can_hold(moment, note_id):
+    # The payload's length varies with the number of digits of the time, so does its padding.
+    codec = CursorCodec(SECRET)
+    position = Position(moment, note_id)
+    assert codec.decode(codec.encode(position)) == position
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1700, 1, 1, tzinfo=UTC),
+        datetime(2500, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_cursor_round_trips_at_and_around_the_epoch_and_far_from_it(codec, moment):
+    position = Position(moment, uuid7())
+    assert codec.decode(codec.encode(position)) == position
+
+
+def test_cursor_is_accepted_only_as_issued_not_with_base64_padding(codec):
+    # One spelling per cursor: the format is unpadded base64url, a padded variant is refused.
+    payload, tag = codec.encode(_position()).split(".")
+    padded_tag = tag + "=" * (-len(tag) % 4)
+    assert padded_tag != tag
+    with pytest.raises(InvalidCursorError):
+        codec.decode(f"{payload}.{padded_tag}")
