@@ -65,8 +65,10 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     NOTES_HEALTH_URL=http://127.0.0.1:8080/health/ready
 
-# Fail the build, not the first deployment, when the package cannot find its migrations.
-RUN python -c "from notes.core.config import MIGRATIONS_DIR as d; assert (d / 'env.py').is_file(), d"
+# Fail the build, not the first deployment, when the package cannot find its migrations or
+# when either entry point misses a dependency (a workspace library, say).
+RUN python -c "from notes.core.config import MIGRATIONS_DIR as d; assert (d / 'env.py').is_file(), d" \
+    && python -c "import notes.interface.app, notes.worker"
 
 # Numeric, so that a platform can check it is not root without reading /etc/passwd.
 USER 10001:10001

@@ -8,6 +8,8 @@ MAKEFLAGS += --no-print-directory
 
 # Never let uv download an interpreter: the machine's Python 3.11+ is used.
 export UV_PYTHON_DOWNLOADS := never
+# ... and the one `python3` names (3.11 or newer) is used, whatever .python-version pins for images.
+export UV_PYTHON ?= python3
 # Compile bytecode at install: start-up stays fast even where PYTHONDONTWRITEBYTECODE is set.
 export UV_COMPILE_BYTECODE := 1
 
@@ -140,7 +142,7 @@ bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) b
 	$(call banner,benchmark: HTTP load)
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from the OS packages"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
-		else sudo apt-get install -y wrk; fi; }
+		else sudo apt-get update -qq && sudo apt-get install -y wrk; fi; }
 	$(RUN) python bench/api_load.py
 
 bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
@@ -195,4 +197,4 @@ db_stop: ## Stop the embedded PostgreSQL server (its data is kept)
 destroy: ## Stop the embedded PostgreSQL server and delete its data
 	$(call banner,destroying the embedded database)
 	@if [ -x .venv/bin/python ]; then .venv/bin/python scripts/localdb.py destroy; \
-	else rm -rf .data/postgres; fi
+	else rm -rf "$${NOTES_LOCAL_DB_DIR:-.data/postgres}"; fi

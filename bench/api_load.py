@@ -6,7 +6,7 @@ the same server with the same SQL statements. Every API figure is also shown as 
 ``GET /`` measured in the same run: the HTTP stack's own ceiling here, so the ratios hold up on
 a noisy machine where absolute figures do not.
 
-    python bench/http.py [--notes 100000] [--seconds 10] [--connections 32]
+    python bench/api_load.py [--notes 100000] [--seconds 10] [--connections 32]
 """
 
 from __future__ import annotations

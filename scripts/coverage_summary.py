@@ -7,7 +7,7 @@ shows each top-level package (the service, each library) on a line of its own. I
 
 - the ``notes`` package's figure (lines and branches together, as coverage counts them) is
   under ``fail_under`` of ``[tool.coverage.report]``: the gate is on the service alone, so
-  it holds whichever database the tests ran on (the embedded server's helper, ``localpg``,
+  it holds whichever database the tests ran on (the embedded-server library, ``localpg``,
   goes unused with ``NOTES_DATABASE_URL`` set);
 - ``notes/__main__.py`` ran in no measured process: only the servers the external tests start
   run it, so the servers' own lines were not counted.

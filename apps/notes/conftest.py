@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import (
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
-EMBEDDED_DATA_DIR = ROOT / ".data" / "postgres"
+EMBEDDED_DATA_DIR = Path(os.environ.get("NOTES_LOCAL_DB_DIR", ROOT / ".data" / "postgres"))
 
 
 # --- test data -------------------------------------------------------------------------------

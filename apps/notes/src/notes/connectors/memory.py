@@ -151,7 +151,7 @@ class InMemoryDatabase:
         self.commits = 0
         self.claimed: dict[int, object] = {}  # event id -> the unit of work holding it
         self.last_event_id = 0
-        self.announced = asyncio.Condition()
+        self.listeners: set[InMemoryWakeups] = set()
         self.connections = 0
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
@@ -168,12 +168,17 @@ class InMemoryDatabase:
             self.fail_connections -= 1
             msg = "connection refused (as the test asked)"
             raise ConnectionError(msg)
-        yield InMemoryWakeups(self)
+        wakeups = InMemoryWakeups()
+        self.listeners.add(wakeups)
+        try:
+            yield wakeups
+        finally:
+            self.listeners.discard(wakeups)
 
     async def announce(self) -> None:
-        """Wake whoever waits for new events (the NOTIFY of the fake)."""
-        async with self.announced:
-            self.announced.notify_all()
+        """Tell every listener that events were committed (the NOTIFY of the fake)."""
+        for wakeups in self.listeners:
+            wakeups.deliver()
 
 
 class InMemoryNoteRepository(NoteRepository):
@@ -441,17 +446,24 @@ class InMemoryUnitOfWork(UnitOfWork):
 
 
 class InMemoryWakeups(Wakeups):
-    """Wakes when a unit of work on the database commits events: the fake of LISTEN."""
+    """News of committed events for one listener: the fake of LISTEN.
 
-    def __init__(self, database: InMemoryDatabase) -> None:
-        self._database = database
+    Like a real LISTEN connection, it keeps news that arrives while nobody waits, so the next
+    ``wait`` returns at once.
+    """
+
+    def __init__(self) -> None:
+        self._news = asyncio.Event()
+
+    def deliver(self) -> None:
+        """Record that events were committed."""
+        self._news.set()
 
     async def wait(self, seconds: float) -> bool:
-        announced = self._database.announced
-        async with announced:
-            try:
-                async with asyncio.timeout(seconds):
-                    await announced.wait()
-            except TimeoutError:
-                return False
+        try:
+            async with asyncio.timeout(seconds):
+                await self._news.wait()
+        except TimeoutError:
+            return False
+        self._news.clear()
         return True

@@ -109,3 +109,35 @@ def test_upgrading_keeps_the_notes_of_the_first_schema_intact(server_url, make_u
     assert [tuple(row[:5]) for row in kept] == rows
     assert [(row[5], row[6]) for row in kept] == [(1, row[3]) for row in rows]
     assert found == [(rows[0][0],)]
+
+
+@pytest.mark.integrated
+def test_upgrading_records_an_event_for_every_live_note_stored_before_the_event_log(
+    server_url, make_unique
+):
+    name = make_unique("notes_test_backfill").replace("-", "_")
+    localpg.create_database(server_url, name)
+    url = localpg.with_database(server_url, name)
+    live = uuid7()
+    deleted = uuid7()
+    try:
+        command.upgrade(_alembic_config(url), "0001_create_notes")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            conn.cursor().executemany(
+                "INSERT INTO notes (id, contents, category, creation_date, deleted_at)"
+                " VALUES (%s, %s, %s, now(), %s)",
+                [
+                    (live, "planting #Tomatoes and #herbs", "garden", None),
+                    (deleted, "gone #away", "old", datetime(2025, 2, 1, tzinfo=UTC)),
+                ],
+            )
+        command.upgrade(_alembic_config(url), "head")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            events = conn.execute(
+                "SELECT type, note_id, payload, dispatched_at FROM events ORDER BY id"
+            ).fetchall()
+    finally:
+        localpg.drop_database(server_url, name)
+    assert events == [
+        ("NoteCreated", live, {"category": "garden", "tags": ["herbs", "tomatoes"]}, None)
+    ]

@@ -31,6 +31,9 @@ def _parse(header: str) -> list[tuple[bool, str]]:
     return tags
 
 
+MAX_VERSION_DIGITS = 18
+
+
 def if_match_versions(header: str | None) -> frozenset[int] | None:
     """The versions an ``If-Match`` header accepts; None when any version will do.
 
@@ -40,7 +43,10 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
     if header is None or header.strip() == "*":
         return None
     return frozenset(
-        int(tag) for weak, tag in _parse(header) if not weak and tag.isascii() and tag.isdigit()
+        int(tag)
+        for weak, tag in _parse(header)
+        # A version has at most 18 digits (a bigint); a longer tag cannot match any note.
+        if not weak and tag.isascii() and tag.isdigit() and len(tag) <= MAX_VERSION_DIGITS
     )
 
 

@@ -46,3 +46,8 @@ def test_malformed_entity_tags_are_a_400(header):
 )
 def test_if_none_match_compares_weakly(header, matches):
     assert none_match(header, 2) is matches
+
+
+def test_if_match_with_a_tag_too_long_for_any_version_matches_nothing():
+    assert if_match_versions('"' + "9" * 5000 + '"') == frozenset()
+    assert if_match_versions('"' + "9" * 18 + '"') == frozenset({10**18 - 1})

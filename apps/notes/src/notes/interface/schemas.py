@@ -5,16 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from notes.entities import CategoryCount, Note, TagCount
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
 from notes.services.cursors import MAX_CURSOR_LENGTH
 
-Contents = Annotated[str, Field(min_length=1, max_length=CONTENTS_MAX)]
-Category = Annotated[str, Field(max_length=CATEGORY_MAX)]
-TagName = Annotated[str, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
+
+def _no_nul(value: str) -> str:
+    """Refuse NUL characters: PostgreSQL text cannot hold them."""
+    if "\x00" in value:
+        msg = "must not contain NUL (U+0000) characters"
+        raise ValueError(msg)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Contents = Annotated[Text, Field(min_length=1, max_length=CONTENTS_MAX)]
+Category = Annotated[Text, Field(max_length=CATEGORY_MAX)]
+TagName = Annotated[Text, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
 
 
 class NoteCreate(BaseModel):
@@ -65,7 +75,7 @@ class NoteListQuery(BaseModel):
         AwareDatetime | None, Field(description="Exclusive; ISO 8601 with an offset")
     ] = None
     q: Annotated[
-        str | None,
+        Text | None,
         Field(
             min_length=1,
             max_length=200,

@@ -356,3 +356,23 @@ async def test_invalid_idempotency_keys_are_422_problems(api, key):
     assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM)
     assert response.json()["errors"][0]["name"] == "Idempotency-Key"
     assert (await api.get("/notes/")).json() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"contents": "a\u0000b"}, {"contents": "ok", "category": "c\u0000"}],
+)
+async def test_nul_characters_in_a_note_are_a_422_problem(api, body):
+    response = await api.post("/notes/", json=body)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    created = await api.post("/notes/", json={"contents": "fine"})
+    patched = await api.patch(created.headers["location"], json=body)
+    assert patched.status_code == 422
+
+
+@pytest.mark.parametrize("query", ["category=%00", "q=a%00b", "tag=a%00"])
+async def test_nul_characters_in_list_filters_are_a_422_problem(api, query):
+    response = await api.get(f"/notes/?{query}")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
