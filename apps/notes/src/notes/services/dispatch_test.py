@@ -31,8 +31,8 @@ async def test_an_event_a_listener_failed_on_stays_pending_and_is_retried(memory
 
     async def flaky(event):
         attempts.append(event.id)
-        if len(attempts) == 1:
-            raise RuntimeError("first try fails")
+        if len(attempts) <= 2:
+            raise RuntimeError("the batch and the retry alone both fail")
 
     bus: EventBus[NoteEvent] = EventBus()
     bus.subscribe("flaky", flaky, events=(NoteEvent,))
@@ -43,8 +43,54 @@ async def test_an_event_a_listener_failed_on_stays_pending_and_is_retried(memory
     assert len(await pending(memory_db)) == 1
     assert await dispatcher.dispatch_pending() == 1
     assert await pending(memory_db) == []
-    assert len(attempts) == 2
+    assert len(attempts) == 3
     assert note.id
+
+
+async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_back_itself(
+    memory_db, caplog
+):
+    service = NotesService(memory_db.unit_of_work)
+    bad = await service.create(contents="#bad")
+    for i in range(3):
+        await service.create(contents=f"#good{i}")
+    shares = []
+
+    async def refuses_bad(events):
+        shares.append(len(events))
+        if any(e.note_id == bad.id for e in events):
+            raise RuntimeError("cannot handle this note")
+
+    after: list[int] = []
+
+    async def downstream(events):
+        after.extend(e.id for e in events)
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("refuses_bad", refuses_bad, events=(NoteEvent,))
+    bus.subscribe_batch("downstream", downstream, after=("refuses_bad",))
+
+    assert await Dispatcher(memory_db.unit_of_work, bus).dispatch_pending() == 3
+
+    [still_pending] = await pending(memory_db)
+    assert still_pending not in after
+    assert shares == [4, 1, 1, 1, 1]
+    assert len(after) == 3
+    assert "a batch of 4 events failed (refuses_bad failed, downstream skipped)" in caplog.text
+    assert f"event {still_pending} (NoteCreated) stays pending" in caplog.text
+
+
+async def test_a_batch_is_one_claim_and_one_transaction_per_listener(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    for i in range(10):
+        await service.create(contents=f"#t{i % 4}", category=f"c{i % 3}")
+    commits = memory_db.commits
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+
+    assert await dispatcher.dispatch_pending() == 10
+
+    assert memory_db.commits - commits == 1 + 3
+    assert memory_db.tag_counts == {"t0": 3, "t1": 3, "t2": 2, "t3": 2}
 
 
 async def test_batches_continue_until_nothing_is_pending(memory_db):
@@ -57,7 +103,7 @@ async def test_batches_continue_until_nothing_is_pending(memory_db):
     assert memory_db.tag_counts == {"t0": 4, "t1": 3}
 
 
-async def test_once_stop_is_set_no_further_event_is_started(memory_db):
+async def test_once_stop_is_set_the_batch_is_finished_and_no_further_batch_started(memory_db):
     stop = asyncio.Event()
     published = []
 
@@ -71,11 +117,31 @@ async def test_once_stop_is_set_no_further_event_is_started(memory_db):
     for _ in range(3):
         await service.create(contents="x")
 
-    dispatched = await Dispatcher(memory_db.unit_of_work, bus, concurrency=1).dispatch_pending(stop)
+    dispatched = await Dispatcher(memory_db.unit_of_work, bus, batch_size=2).dispatch_pending(stop)
 
-    assert dispatched == 1
-    assert len(published) == 1
-    assert len(await pending(memory_db)) == 2
+    assert dispatched == 2
+    assert len(published) == 2
+    assert len(await pending(memory_db)) == 1
+
+
+async def test_once_stop_is_set_no_further_event_of_a_failed_batch_is_retried(memory_db):
+    stop = asyncio.Event()
+    tries = []
+
+    async def fails_and_stops(event):
+        tries.append(event.id)
+        stop.set()
+        raise RuntimeError("fails")
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe("fails", fails_and_stops, events=(NoteEvent,))
+    service = NotesService(memory_db.unit_of_work)
+    for _ in range(3):
+        await service.create(contents="x")
+
+    assert await Dispatcher(memory_db.unit_of_work, bus).dispatch_pending(stop) == 0
+    assert len(tries) == 1  # the batch's try; no event tried alone after the stop
+    assert len(await pending(memory_db)) == 3
 
 
 def worker(memory_db, listen=None, **options):
@@ -203,7 +269,7 @@ async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redeliv
     tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
     service = NotesService(committing_uow)
     bus = build_bus(committing_uow)
-    dispatchers = [Dispatcher(committing_uow, bus, batch_size=5, concurrency=3) for _ in range(2)]
+    dispatchers = [Dispatcher(committing_uow, bus, batch_size=5) for _ in range(3)]
 
     async def write(i):
         note = await service.create(contents=f"#{tag} number {i}", category=category)
@@ -220,6 +286,7 @@ async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redeliv
     async with committing_uow() as uow:
         mine = [e for e in await uow.events.after(0, limit=100_000) if e.category == category]
     await asyncio.gather(*(bus.publish(event) for event in mine))  # every event once more
+    await bus.publish_batch(mine)  # and all of them again, as one batch
 
     _, _, counts = await _snapshot(engine, [], [tag], category)
     assert counts == [("category", category, 15), ("tag", tag, 15)]
