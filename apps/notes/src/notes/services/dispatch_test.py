@@ -2,6 +2,8 @@
 """Dispatching: on the in-memory fakes, then against PostgreSQL."""
 
 import asyncio
+import logging
+import uuid
 from contextlib import asynccontextmanager
 
 import pytest
@@ -9,7 +11,7 @@ from eventing import EventBus
 from sqlalchemy import text
 
 from notes.entities import NoteEvent
-from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.dispatch import BatchReport, Dispatcher, EventWorker
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
 
@@ -76,8 +78,17 @@ async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_b
     assert still_pending not in after
     assert shares == [4, 1, 1, 1, 1]
     assert len(after) == 3
-    assert "a batch of 4 events failed (refuses_bad failed, downstream skipped)" in caplog.text
-    assert f"event {still_pending} (NoteCreated) stays pending" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if r.name == "notes.services.dispatch"]
+    assert warnings == [
+        (
+            "a batch of 4 events failed (refuses_bad failed, downstream skipped): "
+            "publishing its events one at a time"
+        ),
+        (
+            f"event {still_pending} (NoteCreated) stays pending: refuses_bad failed, "
+            "downstream skipped"
+        ),
+    ]
 
 
 async def test_a_batch_is_one_claim_and_one_transaction_per_listener(memory_db):
@@ -91,6 +102,30 @@ async def test_a_batch_is_one_claim_and_one_transaction_per_listener(memory_db):
 
     assert memory_db.commits - commits == 1 + 3
     assert memory_db.tag_counts == {"t0": 3, "t1": 3, "t2": 2, "t3": 2}
+
+
+async def test_nothing_pending_is_an_empty_batch(memory_db):
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+    assert await dispatcher.dispatch_batch() == BatchReport(claimed=0, dispatched=0)
+    assert await dispatcher.dispatch_pending() == 0
+
+
+async def test_a_failed_batch_ends_the_pass(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    first = await service.create(contents="x")
+    await service.create(contents="y")
+    tried: list[uuid.UUID] = []
+
+    async def refuses_first(events):
+        tried.extend(e.note_id for e in events)
+        if any(e.note_id == first.id for e in events):
+            raise RuntimeError("no")
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("refuses_first", refuses_first, events=(NoteEvent,))
+
+    assert await Dispatcher(memory_db.unit_of_work, bus, batch_size=1).dispatch_pending() == 0
+    assert tried == [first.id, first.id]  # the batch, then the event alone; no next batch
 
 
 async def test_batches_continue_until_nothing_is_pending(memory_db):
@@ -150,11 +185,12 @@ def worker(memory_db, listen=None, **options):
     return EventWorker(dispatcher, listen or memory_db.listen, **options)
 
 
-async def test_the_worker_catches_up_after_connecting_then_follows_notifications(memory_db):
+async def test_the_worker_catches_up_after_connecting_then_follows_notifications(memory_db, caplog):
     service = NotesService(memory_db.unit_of_work)
     await service.create(contents="#before")  # committed while no worker ran
     memory_db.fail_connections = 2
     stop = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="notes.services.dispatch")
     task = asyncio.create_task(worker(memory_db).run(stop))
     try:
         await until(lambda: _has_tag(memory_db, "before"))
@@ -162,12 +198,59 @@ async def test_the_worker_catches_up_after_connecting_then_follows_notifications
         await service.create(contents="#after")
         # The poll interval is a minute: only the notification can wake the worker in time.
         await until(lambda: _has_tag(memory_db, "after"))
+        assert memory_db.connections == 3  # followed on the same connection
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+    assert [r.getMessage() for r in caplog.records] == [
+        (
+            "event worker lost the database (ConnectionError: connection refused (as the test "
+            "asked)); reconnecting in 0.01 s"
+        ),
+    ] * 2 + ["listening for events; 1 pending dispatched on connecting"]
 
 
-async def test_the_worker_polls_when_notifications_never_come(memory_db):
+async def test_a_failure_without_a_message_is_logged_by_its_type(memory_db, caplog):
+    class Broken:
+        async def __aenter__(self):
+            raise OSError
+
+        async def __aexit__(self, *exc_info):
+            return False
+
+    def broken():
+        return Broken()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker(memory_db, broken).run(stop))
+    await until(lambda: _logged(caplog, "lost the database"))
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert caplog.records[0].getMessage() == (
+        "event worker lost the database (OSError: ); reconnecting in 0.01 s"
+    )
+
+
+async def test_a_worker_told_to_stop_while_catching_up_starts_no_further_batch(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    for _ in range(3):
+        await service.create(contents="x")
+    stop = asyncio.Event()
+
+    async def stop_at_once(events):
+        stop.set()
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("stopper", stop_at_once, events=(NoteEvent,))
+    dispatcher = Dispatcher(memory_db.unit_of_work, bus, batch_size=1)
+    events_worker = EventWorker(dispatcher, memory_db.listen, poll_interval=60.0)
+
+    await asyncio.wait_for(events_worker.run(stop), 10)
+
+    assert len(await pending(memory_db)) == 2
+
+
+async def test_the_worker_polls_when_notifications_never_come(memory_db, caplog):
     class Deaf:
         async def wait(self, seconds):
             await asyncio.sleep(seconds)
@@ -184,13 +267,20 @@ async def test_the_worker_polls_when_notifications_never_come(memory_db):
         await until(lambda: _connected(memory_db, task))
         await service.create(contents="#polled")
         await until(lambda: _has_tag(memory_db, "polled"))
+        await service.create(contents="#again")
+        await until(lambda: _has_tag(memory_db, "again"))
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+    assert not await _logged(caplog, "lost the database")
 
 
 async def _has_tag(memory_db, tag):
     return tag in memory_db.tag_counts
+
+
+async def _logged(caplog, text):
+    return any(text in record.getMessage() for record in caplog.records)
 
 
 async def _connected(memory_db, task):

@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The listeners on the in-memory fakes: tags and counts follow the notes, once per event."""
 
+import logging
 import re
 from pathlib import Path
 
@@ -9,10 +10,20 @@ import pytest
 from notes.connectors.notes_repository import NoteFilter
 from notes.entities import NoteCreated, NoteDeleted, NoteUpdated
 from notes.services.dispatch import Dispatcher
-from notes.services.listeners import GRAPH_END, GRAPH_START, build_bus, graph_block, once
+from notes.services.listeners import (
+    GRAPH_END,
+    GRAPH_START,
+    build_bus,
+    graph_block,
+    once,
+    tag_note,
+)
 from notes.services.notes import NotesService
 
-README = Path(__file__).resolve().parents[5] / "README.md"
+# The repository's README: the nearest one up, also from mutmut's copy under mutants/.
+README = next(
+    d / "README.md" for d in Path(__file__).resolve().parents if (d / "README.md").is_file()
+)
 
 
 @pytest.fixture
@@ -126,7 +137,7 @@ async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory
     assert memory_db.note_tags[event.note_id] == {"delivery-1"}
 
 
-async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, service):
+async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, service, caplog):
     for i in range(3):
         await service.create(contents=f"#n{i}")
     first, *rest = await events(memory_db)
@@ -138,9 +149,13 @@ async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, ser
     handler = once("record", record, memory_db.unit_of_work)
     await handler([first])
     await handler([first, *rest])
+    caplog.set_level(logging.DEBUG, logger="notes.services.listeners")
     await handler([*rest, first])
 
     assert handled == [[first.id], [e.id for e in rest]]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"record already handled events {[e.id for e in [*rest, first]]}"
+    ]
 
 
 async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(memory_db, service):
@@ -215,7 +230,27 @@ async def test_an_event_without_an_id_is_refused(memory_db, bus, note_factory):
     event = NoteCreated.of(note_factory.build(), at=datetime(2026, 1, 1, tzinfo=UTC))
     result = await bus.publish(event)
     assert isinstance(result.failed["tag_note"], ValueError)
+    assert str(result.failed["tag_note"]) == (
+        f"tag_note handles recorded events only; {event!r} has no id"
+    )
     assert result.skipped == ("count_tags",)
+
+
+async def test_tag_note_reads_the_notes_under_their_row_locks(memory_db, service):
+    await service.create(contents="#x")
+    await service.create(contents="#y")
+    batch = await events(memory_db)
+    asked = []
+    async with memory_db.unit_of_work() as uow:
+        get_many = uow.notes.get_many
+
+        async def recording(note_ids, *, for_update=False):
+            asked.append((sorted(note_ids), for_update))
+            return await get_many(note_ids, for_update=for_update)
+
+        uow.notes.get_many = recording
+        await tag_note(uow, batch)
+    assert asked == [(sorted(e.note_id for e in batch), True)]
 
 
 @pytest.mark.parametrize("event_type", [NoteCreated, NoteUpdated, NoteDeleted])
