@@ -87,7 +87,6 @@ def event_worker(container: Container) -> EventWorker:
         container.uow,
         build_bus(container.uow),
         batch_size=settings.worker_batch_size,
-        concurrency=settings.worker_concurrency,
     )
     return EventWorker(
         dispatcher,

@@ -1,6 +1,6 @@
 """Dispatch committed events to the listeners: ``python -m notes.worker``.
 
-Runs until SIGTERM or SIGINT, then finishes the event it is publishing and exits 0.
+Runs until SIGTERM or SIGINT, then finishes the batch of events it is publishing and exits 0.
 Several workers may run at once, on one machine or many.
 """
 
@@ -26,7 +26,7 @@ async def run(settings: Settings) -> None:
 
     def request_stop(signum: signal.Signals) -> None:
         if not stop.is_set():
-            _logger.info("%s received: finishing the current event, then stopping", signum.name)
+            _logger.info("%s received: finishing the current batch, then stopping", signum.name)
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

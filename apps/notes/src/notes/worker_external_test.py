@@ -46,5 +46,5 @@ def test_sigterm_stops_the_worker_cleanly_with_exit_zero(launcher):
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=20) == 0
     log = worker.log()
-    assert "SIGTERM received: finishing the current event, then stopping" in log
+    assert "SIGTERM received: finishing the current batch, then stopping" in log
     assert "worker stopped" in log

@@ -7,9 +7,10 @@ from eventing._errors import (
     EventingError,
     UnknownListenerError,
 )
-from eventing._result import DispatchResult
+from eventing._result import BatchResult, DispatchResult
 
 __all__ = [
+    "BatchResult",
     "CycleError",
     "DispatchResult",
     "DuplicateListenerError",

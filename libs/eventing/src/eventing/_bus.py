@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -17,7 +17,7 @@ from eventing._errors import (
     UnknownListenerError,
 )
 from eventing._mermaid import render_mermaid
-from eventing._result import DispatchResult
+from eventing._result import BatchResult, DispatchResult
 
 E = TypeVar("E")
 
@@ -30,12 +30,20 @@ class _Listener:
     handler: Callable[[Any], Awaitable[None]]
     events: tuple[type, ...]
     after: tuple[str, ...]
+    batch: bool  # the handler takes a sequence of events
 
 
 @dataclass(frozen=True)
 class _Plan:
     layers: tuple[tuple[_Listener, ...], ...]
     predecessors: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    succeeded: tuple[str, ...]
+    failed: Mapping[str, Exception]
+    skipped: tuple[str, ...]
 
 
 def _no_str(value: Iterable[Any], argument: str) -> None:
@@ -58,6 +66,11 @@ class EventBus(Generic[E]):
     listeners of one generation (layer) run concurrently. Handlers must be idempotent:
     events published from an upstream that delivers at least once may arrive twice.
 
+    ``publish_batch`` delivers several events in one pass over the graph: each listener runs
+    once per batch, on the events of the batch that reach it. A listener registered with
+    ``subscribe_batch`` receives them in one call, as a sequence, so it can handle them
+    together (one transaction, one query); any other listener receives them one at a time.
+
     A registration that would close a cycle raises ``CycleError`` and changes nothing.
     ``after`` may name listeners registered later; ``check``, ``layers`` and ``publish``
     raise ``UnknownListenerError`` while any named predecessor is still unregistered.
@@ -66,7 +79,8 @@ class EventBus(Generic[E]):
     def __init__(self) -> None:
         self._graph: Any = nx.DiGraph()
         self._listeners: dict[str, _Listener] = {}
-        self._plans: dict[type, _Plan] = {}
+        self._plans: dict[frozenset[type], _Plan] = {}
+        self._reached: dict[type, frozenset[str]] = {}
         self._checked = True
 
     def subscribe(
@@ -82,6 +96,33 @@ class EventBus(Generic[E]):
         Raises ``DuplicateListenerError`` if the name is taken and ``CycleError`` if the
         listener would close a cycle; in both cases the bus is left unchanged.
         """
+        self._register(name, handler, events=events, after=after, batch=False)
+
+    def subscribe_batch(
+        self,
+        name: str,
+        handler: Callable[[Sequence[E]], Awaitable[None]],
+        *,
+        events: Iterable[type[E]] = (),
+        after: Iterable[str] = (),
+    ) -> None:
+        """Register ``handler`` as listener ``name``, taking the events of a batch in one call.
+
+        ``publish_batch`` calls it once with the events of the batch that reach it, in the
+        order given; ``publish`` calls it with a sequence of one event. Otherwise exactly as
+        ``subscribe``.
+        """
+        self._register(name, handler, events=events, after=after, batch=True)
+
+    def _register(
+        self,
+        name: str,
+        handler: Callable[[Any], Awaitable[None]],
+        *,
+        events: Iterable[type[E]],
+        after: Iterable[str],
+        batch: bool,
+    ) -> None:
         _no_str(events, "events")
         _no_str(after, "after")
         if not name:
@@ -89,7 +130,7 @@ class EventBus(Generic[E]):
         if name in self._listeners:
             raise DuplicateListenerError(name)
         listener = _Listener(
-            name, handler, tuple(dict.fromkeys(events)), tuple(dict.fromkeys(after))
+            name, handler, tuple(dict.fromkeys(events)), tuple(dict.fromkeys(after)), batch
         )
         if not listener.events and not listener.after:
             msg = f"listener {name!r} subscribes to no event and comes after no listener"
@@ -113,6 +154,7 @@ class EventBus(Generic[E]):
         self._graph = graph
         self._listeners[name] = listener
         self._plans.clear()
+        self._reached.clear()
         self._checked = False
 
     def listener(
@@ -150,7 +192,8 @@ class EventBus(Generic[E]):
 
     def layers(self, event_type: type[E]) -> tuple[tuple[str, ...], ...]:
         """The execution plan for ``event_type``: layers in order, names sorted within each."""
-        return tuple(tuple(lst.name for lst in layer) for layer in self._plan(event_type).layers)
+        plan = self._plan(frozenset({event_type}))
+        return tuple(tuple(lst.name for lst in layer) for layer in plan.layers)
 
     def to_mermaid(self) -> str:
         """The whole graph as deterministic Mermaid ``flowchart`` text."""
@@ -168,7 +211,37 @@ class EventBus(Generic[E]):
         result; its siblings still run, and every listener that comes after it,
         transitively, is skipped. Listener failures are never raised; cancellation is.
         """
-        plan = self._plan(type(event))
+        outcome = await self._run((event,))
+        return DispatchResult(
+            event=event,
+            succeeded=outcome.succeeded,
+            failed=outcome.failed,
+            skipped=outcome.skipped,
+        )
+
+    async def publish_batch(self, events: Sequence[E]) -> BatchResult[E]:
+        """Deliver ``events`` together: each listener they reach runs once, on its share.
+
+        A listener's share is the events of the batch that reach it, in the order given.
+        The layers are those of the listeners the whole batch reaches, so a listener runs
+        after everything it comes after, for the batch as a whole. Failures are per
+        listener and per batch: a listener that raises (for a plain handler: on any event
+        of its share, which ends its share there) is recorded as failed, and every
+        listener that comes after it is skipped for the whole batch, including for events
+        that did not reach the failed one. As ``publish``, it never raises for a listener
+        failure, and an empty batch reaches nothing.
+        """
+        batch = tuple(events)
+        outcome = await self._run(batch)
+        return BatchResult(
+            events=batch,
+            succeeded=outcome.succeeded,
+            failed=outcome.failed,
+            skipped=outcome.skipped,
+        )
+
+    async def _run(self, events: tuple[E, ...]) -> _Outcome:
+        plan = self._plan(frozenset(type(event) for event in events))
         failed: dict[str, Exception] = {}
         skipped: list[str] = []
         succeeded: list[str] = []
@@ -180,34 +253,50 @@ class EventBus(Generic[E]):
                     logger.warning(
                         "listener %r skipped for %s: it comes after %s, which did not succeed",
                         listener.name,
-                        type(event).__qualname__,
+                        _describe(events),
                         ", ".join(repr(name) for name in sorted(blocked)),
                     )
                     skipped.append(listener.name)
                 else:
                     runnable.append(listener)
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(_deliver(lst, event, failed)) for lst in runnable]
+                tasks = [
+                    group.create_task(_deliver(lst, self._share(lst.name, events), failed))
+                    for lst in runnable
+                ]
             if any(task.cancelled() for task in tasks):
                 # A handler raised CancelledError itself: propagate it, never swallow it.
                 raise asyncio.CancelledError
             succeeded += (lst.name for lst in runnable if lst.name not in failed)
         order = [lst.name for layer in plan.layers for lst in layer]
-        return DispatchResult(
-            event=event,
+        return _Outcome(
             succeeded=tuple(succeeded),
             failed=MappingProxyType({name: failed[name] for name in order if name in failed}),
             skipped=tuple(skipped),
         )
 
-    def _plan(self, event_type: type) -> _Plan:
-        plan = self._plans.get(event_type)
-        if plan is None:
-            self.check()
-            reached: set[str] = set()
+    def _share(self, name: str, events: tuple[E, ...]) -> tuple[E, ...]:
+        """The events of a batch that reach listener ``name``."""
+        return tuple(event for event in events if name in self._reach(type(event)))
+
+    def _reach(self, event_type: type) -> frozenset[str]:
+        """The listeners an event of ``event_type`` reaches."""
+        reached = self._reached.get(event_type)
+        if reached is None:
+            found: set[str] = set()
             for cls in event_type.__mro__:
                 if cls in self._graph:
-                    reached |= nx.descendants(self._graph, cls)
+                    found |= nx.descendants(self._graph, cls)
+            reached = self._reached[event_type] = frozenset(found)
+        return reached
+
+    def _plan(self, event_types: frozenset[type]) -> _Plan:
+        plan = self._plans.get(event_types)
+        if plan is None:
+            self.check()
+            reached: frozenset[str] = frozenset().union(
+                *(self._reach(event_type) for event_type in event_types)
+            )
             subgraph: Any = self._graph.subgraph(reached)
             generations: Iterable[list[str]] = nx.topological_generations(subgraph)
             plan = _Plan(
@@ -217,16 +306,28 @@ class EventBus(Generic[E]):
                 ),
                 predecessors={name: frozenset(subgraph.predecessors(name)) for name in reached},
             )
-            self._plans[event_type] = plan
+            self._plans[event_types] = plan
         return plan
 
     def __repr__(self) -> str:
         return f"<EventBus with {len(self._listeners)} listeners>"
 
 
-async def _deliver(listener: _Listener, event: object, failed: dict[str, Exception]) -> None:
+def _describe(events: tuple[object, ...]) -> str:
+    if len(events) == 1:
+        return type(events[0]).__qualname__
+    return f"a batch of {len(events)} events"
+
+
+async def _deliver(
+    listener: _Listener, share: tuple[object, ...], failed: dict[str, Exception]
+) -> None:
     try:
-        await listener.handler(event)
+        if listener.batch:
+            await listener.handler(share)
+        else:
+            for event in share:
+                await listener.handler(event)
     except Exception as exc:
-        logger.exception("listener %r failed for %s", listener.name, type(event).__qualname__)
+        logger.exception("listener %r failed for %s", listener.name, _describe(share))
         failed[listener.name] = exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -99,7 +99,10 @@ async def test_failures_skip_exactly_the_listeners_downstream_of_them(
 
         return record
 
-    result = await build(dag, handler).publish(Event())
+    bus = build(dag, handler)
+    # Alone or in a batch of two: failures and skips are the same, for the batch as a whole.
+    batched = data.draw(st.booleans())
+    result = await (bus.publish_batch([Event(), Event()]) if batched else bus.publish(Event()))
 
     graph: nx.DiGraph[str] = nx.DiGraph(dag.edges)
     graph.add_nodes_from(dag.names)
@@ -107,5 +110,74 @@ async def test_failures_skip_exactly_the_listeners_downstream_of_them(
     assert set(result.skipped) == downstream
     assert set(result.failed) == failing - downstream
     assert set(result.succeeded) == set(dag.names) - failing - downstream
-    assert sorted(ran) == sorted(set(dag.names) - downstream)
+    # A plain handler stops its share of the batch at its first failure.
+    runs = {name: 1 if name in failing or not batched else 2 for name in dag.names}
+    assert sorted(ran) == sorted(
+        n for n in dag.names if n not in downstream for _ in range(runs[n])
+    )
     assert result.ok == (not failing)
+
+
+class Left(Event):
+    pass
+
+
+class Right(Event):
+    pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(dag=dags(), data=st.data())
+async def test_a_batch_gives_each_listener_exactly_its_share_after_its_predecessors(
+    dag: Dag, data: st.DataObject
+) -> None:
+    # Each subscribed listener takes Left, Right or both; a batch mixes the two.
+    kinds = {
+        name: data.draw(st.sampled_from([(Left,), (Right,), (Left, Right)])) for name in dag.names
+    }
+    batched = data.draw(st.frozensets(st.sampled_from(dag.names)))
+    batch = data.draw(st.lists(st.sampled_from([Left, Right]), max_size=6))
+    events = [cls() for cls in batch]
+    received: dict[str, list[object]] = {name: [] for name in dag.names}
+    runs: list[tuple[str, str]] = []
+
+    bus: EventBus[Event] = EventBus()
+    for name in dag.registration_order:
+        types = kinds[name] if name in dag.subscribed else ()
+        after = dag.predecessors(name)
+        if name in batched:
+
+            async def take_batch(share: Sequence[Event], name: str = name) -> None:
+                runs.append(("start", name))
+                received[name] += share
+                await asyncio.sleep(0)
+                runs.append(("finish", name))
+
+            bus.subscribe_batch(name, take_batch, events=types, after=after)
+        else:
+
+            async def take_one(event: Event, name: str = name) -> None:
+                runs.append(("start", name))
+                received[name].append(event)
+                await asyncio.sleep(0)
+                runs.append(("finish", name))
+
+            bus.subscribe(name, take_one, events=types, after=after)
+
+    result = await bus.publish_batch(events)
+
+    graph: nx.DiGraph[object] = nx.DiGraph(dag.edges)
+    graph.add_nodes_from(dag.names)
+    graph.add_edges_from((cls, name) for name in dag.subscribed for cls in kinds[name])
+    for name in dag.names:
+        expected = [
+            e for e in events if type(e) in graph and name in nx.descendants(graph, type(e))
+        ]
+        assert received[name] == expected
+    assert result.ok
+    assert sorted(result.succeeded) == sorted(n for n in dag.names if received[n])
+    for source, target in dag.edges:
+        if received[source] and received[target]:
+            last_finish = max(i for i, run in enumerate(runs) if run == ("finish", source))
+            first_start = runs.index(("start", target))
+            assert last_finish < first_start

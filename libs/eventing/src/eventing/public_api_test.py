@@ -13,6 +13,7 @@ PACKAGE = Path(eventing.__file__).parent
 
 def test_public_names_are_exactly_those_in_all() -> None:
     assert set(eventing.__all__) == {
+        "BatchResult",
         "CycleError",
         "DispatchResult",
         "DuplicateListenerError",

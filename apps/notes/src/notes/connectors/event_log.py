@@ -35,11 +35,13 @@ class EventLog(Protocol):
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
         """Mark events as handled by every listener; they are never claimed again."""
 
-    async def mark_processed(self, event_id: int, listener: str) -> bool:
-        """Record that ``listener`` handled the event; False if that was already recorded.
+    async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
+        """Record that ``listener`` handles these events; the ids not recorded before.
 
-        A listener calls it in the unit of work of its effect; on False it must not commit,
-        so a redelivered event changes nothing.
+        A listener calls it first in the unit of work of its effect and applies the effect
+        to the returned events only, so a redelivered event changes nothing. A record made
+        by another unit of work still running is waited for: if that one commits, the event
+        is not returned; if it rolls back, it is.
         """
 
     async def processed_by(self, event_id: int) -> frozenset[str]:
@@ -57,6 +59,17 @@ _ADD = text(
         RETURNING id
     )
     SELECT id, pg_notify(:channel, id::text) FROM added
+    """
+)
+
+_MARK_PROCESSED = text(
+    """
+    INSERT INTO processed_events (event_id, listener, processed_at)
+    SELECT event_id, :listener, clock_timestamp()
+    FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS ids (event_id, position)
+    ORDER BY position
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
     """
 )
 
@@ -103,18 +116,15 @@ class SqlEventLog(EventLog):
                 {"ids": list(event_ids)},
             )
 
-    async def mark_processed(self, event_id: int, listener: str) -> bool:
-        # clock_timestamp(), not now(): the moment the listener finished, not when its
-        # transaction began.
-        result = await self._session.execute(
-            text(
-                "INSERT INTO processed_events (event_id, listener, processed_at) "
-                "VALUES (:event_id, :listener, clock_timestamp()) "
-                "ON CONFLICT DO NOTHING RETURNING 1"
-            ),
-            {"event_id": event_id, "listener": listener},
+    async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
+        if not event_ids:
+            return frozenset()
+        # Sorted, so two units of work recording overlapping events wait for each other in
+        # one order, never in a cycle. processed_at is when the listener took the events up.
+        result = await self._session.scalars(
+            _MARK_PROCESSED, {"ids": sorted(set(event_ids)), "listener": listener}
         )
-        return result.first() is not None
+        return frozenset(result)
 
     async def processed_by(self, event_id: int) -> frozenset[str]:
         rows = await self._session.scalars(

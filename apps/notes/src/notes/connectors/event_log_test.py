@@ -91,17 +91,20 @@ async def test_dispatch_marks_of_a_unit_of_work_that_did_not_commit_are_dropped(
 
 
 async def test_a_listener_is_recorded_as_having_processed_an_event_once(uow, note_factory):
-    [event] = await _record(uow, note_factory)
+    first, second = await _record(uow, note_factory, count=2)
     async with uow:
-        assert await uow.events.mark_processed(event.id, "a")
-        assert not await uow.events.mark_processed(event.id, "a")
+        assert await uow.events.mark_processed([first.id], "a") == {first.id}
+        assert await uow.events.mark_processed([first.id], "a") == set()
         await uow.commit()
     async with uow:
-        assert not await uow.events.mark_processed(event.id, "a")
-        assert await uow.events.mark_processed(event.id, "b")
-        assert await uow.events.processed_by(event.id) == {"a", "b"}
+        both = [second.id, first.id, second.id]
+        assert await uow.events.mark_processed(both, "a") == {second.id}
+        assert await uow.events.mark_processed(both, "b") == {first.id, second.id}
+        assert await uow.events.mark_processed([], "c") == set()
+        assert await uow.events.processed_by(first.id) == {"a", "b"}
     async with uow:
-        assert await uow.events.processed_by(event.id) == {"a"}
+        assert await uow.events.processed_by(first.id) == {"a"}
+        assert await uow.events.processed_by(second.id) == set()
 
 
 async def test_overlapping_units_of_work_never_claim_the_same_event(memory_db, note_factory):

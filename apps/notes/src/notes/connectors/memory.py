@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
@@ -202,6 +202,14 @@ class InMemoryNoteRepository(NoteRepository):
         note = self.rows.get(note_id)
         return note if note is not None and note.deleted_at is None else None
 
+    async def get_many(
+        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
+    ) -> list[Note]:
+        found = [
+            await self.get(note_id, for_update=for_update) for note_id in sorted(set(note_ids))
+        ]
+        return [note for note in found if note is not None]
+
     async def list(
         self,
         *,
@@ -294,11 +302,12 @@ class InMemoryEventLog(EventLog):
         for event_id in event_ids:
             self.dispatched.rows[event_id] = True
 
-    async def mark_processed(self, event_id: int, listener: str) -> bool:
-        if (event_id, listener) in self.processed.current():
-            return False
-        self.processed.rows[(event_id, listener)] = True
-        return True
+    async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
+        done = self.processed.current()
+        new = frozenset(i for i in event_ids if (i, listener) not in done)
+        for event_id in new:
+            self.processed.rows[(event_id, listener)] = True
+        return new
 
     async def processed_by(self, event_id: int) -> frozenset[str]:
         return frozenset(name for done, name in self.processed.current() if done == event_id)
@@ -323,11 +332,12 @@ class InMemoryTagRepository(TagRepository):
         self.tag_count_rows = _Table(database.tag_counts)
         self.category_count_rows = _Table(database.category_counts)
 
-    async def set_note_tags(self, note_id: uuid.UUID, tags: Collection[str]) -> None:
-        if tags:
-            self.note_tag_rows.rows[note_id] = frozenset(tags)
-        else:
-            self.note_tag_rows.rows.pop(note_id, None)
+    async def set_note_tags(self, tags: Mapping[uuid.UUID, Collection[str]]) -> None:
+        for note_id, names in tags.items():
+            if names:
+                self.note_tag_rows.rows[note_id] = frozenset(names)
+            else:
+                self.note_tag_rows.rows.pop(note_id, None)
 
     async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
         return self.note_tag_rows.rows.get(note_id, frozenset())

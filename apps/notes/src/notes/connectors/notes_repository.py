@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Select, bindparam, cast, func, insert, select, tuple_
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy import Select, Uuid, any_, bindparam, cast, func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notes.entities import Note, NoteTag
@@ -63,6 +64,15 @@ class NoteRepository(Protocol):
         A locked read waits for any other transaction holding the note, then sees its result.
         """
 
+    async def get_many(
+        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
+    ) -> list[Note]:
+        """The live notes among ``note_ids``, by id; locked as ``get`` does if ``for_update``.
+
+        Locks are taken in id order, so two units of work locking overlapping notes never
+        wait for each other in a cycle.
+        """
+
     async def list(
         self,
         *,
@@ -93,6 +103,14 @@ class SqlNoteRepository(NoteRepository):
         query = _GET_FOR_UPDATE if for_update else _GET
         return (await self._session.scalars(query, {"note_id": note_id})).one_or_none()
 
+    async def get_many(
+        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
+    ) -> list[Note]:
+        if not note_ids:
+            return []
+        query = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        return list(await self._session.scalars(query, {"note_ids": sorted(set(note_ids))}))
+
     async def list(
         self,
         *,
@@ -108,6 +126,12 @@ class SqlNoteRepository(NoteRepository):
 # Built once: composing a statement costs more than running it through SQLAlchemy's cache.
 _GET = select(Note).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
 _GET_FOR_UPDATE = _GET.with_for_update()
+_GET_MANY = (
+    select(Note)
+    .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
+    .order_by(Note.id)
+)
+_GET_MANY_FOR_UPDATE = _GET_MANY.with_for_update()
 _NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
 _INSERT = insert(_NOTES_TABLE)
 _INSERTED = [column.key for column in _NOTES_TABLE.columns if column.computed is None]

@@ -71,6 +71,19 @@ async def test_deleted_note_is_invisible(uow, note_factory):
         assert await uow.notes.get(note.id) is None
 
 
+async def test_get_many_finds_the_live_notes_among_the_ids_in_id_order(uow, note_factory):
+    notes = note_factory.build_batch(3)
+    gone = note_factory.build(deleted_at=datetime(2026, 2, 1, tzinfo=UTC))
+    missing = note_factory.build()
+    await _add(uow, [*notes, gone])
+    async with uow:
+        asked = [notes[2].id, gone.id, missing.id, notes[0].id, notes[2].id]
+        for for_update in (False, True):
+            found = await uow.notes.get_many(asked, for_update=for_update)
+            assert [n.id for n in found] == sorted([notes[0].id, notes[2].id])
+        assert await uow.notes.get_many([]) == []
+
+
 async def test_list_orders_newest_first_and_breaks_ties_by_id(uow, note_factory, make_unique):
     category = make_unique("cat")
     same_time = datetime(2026, 3, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from sqlalchemy import TextClause, select, text
@@ -22,8 +22,8 @@ class TagRepository(Protocol):
     Never commits: the unit of work that owns it does.
     """
 
-    async def set_note_tags(self, note_id: uuid.UUID, tags: Collection[str]) -> None:
-        """Make ``tags`` the note's tags (none for a deleted note)."""
+    async def set_note_tags(self, tags: Mapping[uuid.UUID, Collection[str]]) -> None:
+        """Make ``tags[note_id]`` the tags of each note it names (none for a deleted note)."""
 
     async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
         """The note's tags."""
@@ -48,14 +48,22 @@ class TagRepository(Protocol):
         """Categories of live notes, most used first, ties by name."""
 
 
+# One statement for any number of notes: :notes lists every note whose tags are set, and the
+# parallel arrays :tagged and :tags their (note, tag) pairs. Both halves see the rows as they
+# were before the statement, and touch different rows: the pairs to drop, and those to add.
 _SET_TAGS = text(
     """
-    WITH removed AS (
+    WITH wanted AS (
+        SELECT note_id, tag
+        FROM unnest(CAST(:tagged AS uuid[]), CAST(:tags AS varchar[])) AS pairs (note_id, tag)
+    ),
+    removed AS (
         DELETE FROM note_tags
-        WHERE note_id = :note_id AND NOT (tag = ANY(CAST(:tags AS varchar[])))
+        WHERE note_id = ANY(CAST(:notes AS uuid[]))
+        AND (note_id, tag) NOT IN (SELECT note_id, tag FROM wanted)
     )
     INSERT INTO note_tags (note_id, tag)
-    SELECT :note_id, tag FROM unnest(CAST(:tags AS varchar[])) AS tag
+    SELECT note_id, tag FROM wanted
     ON CONFLICT DO NOTHING
     """
 )
@@ -105,8 +113,19 @@ class SqlTagRepository(TagRepository):
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def set_note_tags(self, note_id: uuid.UUID, tags: Collection[str]) -> None:
-        await self._session.execute(_SET_TAGS, {"note_id": note_id, "tags": sorted(tags)})
+    async def set_note_tags(self, tags: Mapping[uuid.UUID, Collection[str]]) -> None:
+        if not tags:
+            return
+        notes = sorted(tags)
+        pairs = [(note_id, tag) for note_id in notes for tag in sorted(set(tags[note_id]))]
+        await self._session.execute(
+            _SET_TAGS,
+            {
+                "notes": notes,
+                "tagged": [note_id for note_id, _ in pairs],
+                "tags": [tag for _, tag in pairs],
+            },
+        )
 
     async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
         rows = await self._session.scalars(

@@ -31,7 +31,7 @@ async def _add_notes(uow, notes):
 async def _set_tags(uow, note_tags):
     async with uow:
         for note, tags in note_tags:
-            await uow.tags.set_note_tags(note.id, tags)
+            await uow.tags.set_note_tags({note.id: tags})
         await uow.commit()
 
 
@@ -43,10 +43,25 @@ async def test_setting_a_notes_tags_replaces_them(uow, note_factory, make_unique
     await _set_tags(uow, [(note, {b, c})])
     async with uow:
         assert await uow.tags.note_tags(note.id) == {b, c}
-        await uow.tags.set_note_tags(note.id, ())
+        await uow.tags.set_note_tags({note.id: ()})
         assert await uow.tags.note_tags(note.id) == set()
     async with uow:
         assert await uow.tags.note_tags(note.id) == {b, c}
+
+
+async def test_the_tags_of_many_notes_are_set_at_once(uow, note_factory, make_unique):
+    first, second, third = note_factory.build_batch(3)
+    a, b, c = (make_unique("tag") for _ in range(3))
+    await _add_notes(uow, [first, second, third])
+    await _set_tags(uow, [(first, {a, b}), (second, {b}), (third, {c})])
+    async with uow:
+        await uow.tags.set_note_tags({first.id: {b, c}, second.id: (), third.id: {c}})
+        await uow.tags.set_note_tags({})
+        await uow.commit()
+    async with uow:
+        assert await uow.tags.note_tags(first.id) == {b, c}
+        assert await uow.tags.note_tags(second.id) == set()
+        assert await uow.tags.note_tags(third.id) == {c}
 
 
 async def test_notes_are_listed_by_tag(uow, note_factory, make_unique):

@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
-    worker_concurrency: Annotated[int, Field(ge=1, le=100)] = 4
     migrations_dir: Path = MIGRATIONS_DIR
     # Signs list cursors. The default is random per process: replicas (and workers) must share
     # one value, or a cursor issued by one is refused by another.

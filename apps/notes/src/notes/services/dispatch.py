@@ -1,9 +1,11 @@
-"""Dispatching recorded events to the bus, durably: the worker's loop.
+"""Dispatching recorded events to the bus, durably and in batches: the worker's loop.
 
-An event is marked dispatched in the same transaction that claimed it, and only once every
-listener has handled it. A worker that dies before that commit leaves the event pending, and
-the next dispatcher to claim it delivers it again: at least once. Listeners make the second
-delivery harmless (see ``notes.services.listeners``).
+The dispatcher claims a batch of pending events and publishes it on the bus as one batch
+(``EventBus.publish_batch``): each listener handles the whole batch in one transaction of its
+own. Events are marked dispatched in the transaction that claimed them, and only once every
+listener has handled them. A worker that dies before that commit leaves them pending, and
+the next dispatcher to claim them delivers them again: at least once. Listeners make the
+second delivery harmless (see ``notes.services.listeners``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eventing import EventBus
@@ -32,12 +34,16 @@ class BatchReport:
 
 
 class Dispatcher:
-    """Claims pending events in batches and publishes each on the bus.
+    """Claims pending events in batches and publishes each batch on the bus at once.
 
     Claimed events are locked (``FOR UPDATE SKIP LOCKED``) by the batch's unit of work, so
     several dispatchers, in one process or many, never handle one event at the same time.
-    Up to ``concurrency`` events of a batch are published at once. An event a listener
-    failed on stays pending and is tried again by a later batch.
+    Failures are per batch: a listener that fails on a batch skips the listeners after it
+    for the whole batch (the bus's rule), and none of the batch is marked dispatched. The
+    batch is then published again one event at a time, so the events that succeed alone are
+    dispatched and an event that keeps failing holds back only itself: it stays pending and
+    is tried again by a later batch. The listeners that had handled the batch find their
+    records and skip it.
     """
 
     def __init__(
@@ -46,23 +52,41 @@ class Dispatcher:
         bus: EventBus[NoteEvent],
         *,
         batch_size: int = 100,
-        concurrency: int = 4,
     ) -> None:
         self._uow = uow
         self._bus = bus
         self._batch_size = batch_size
-        self._concurrency = concurrency
 
     async def dispatch_batch(self, stop: asyncio.Event | None = None) -> BatchReport:
         """Claim and publish one batch; once ``stop`` is set, no further event is started."""
-        semaphore = asyncio.Semaphore(self._concurrency)
-        done: list[int] = []
+        async with self._uow() as uow:
+            events = await uow.events.claim_pending(self._batch_size)
+            if not events:
+                return BatchReport(claimed=0, dispatched=0)
+            result = await self._bus.publish_batch(events)
+            if result.ok:
+                done = [event.id for event in events if event.id is not None]
+            else:
+                _logger.warning(
+                    "a batch of %d events failed (%s failed, %s skipped): "
+                    "publishing its events one at a time",
+                    len(events),
+                    ", ".join(result.failed),
+                    ", ".join(result.skipped) or "none",
+                )
+                done = await self._one_at_a_time(events, stop)
+            await uow.events.mark_dispatched(done)
+            await uow.commit()
+        return BatchReport(claimed=len(events), dispatched=len(done))
 
-        async def publish(event: NoteEvent) -> None:
-            async with semaphore:
-                if stop is not None and stop.is_set():
-                    return
-                result = await self._bus.publish(event)
+    async def _one_at_a_time(
+        self, events: Sequence[NoteEvent], stop: asyncio.Event | None
+    ) -> list[int]:
+        done: list[int] = []
+        for event in events:
+            if stop is not None and stop.is_set():
+                break
+            result = await self._bus.publish_batch([event])
             if result.ok and event.id is not None:
                 done.append(event.id)
             else:
@@ -73,18 +97,13 @@ class Dispatcher:
                     ", ".join(result.failed) or "none",
                     ", ".join(result.skipped) or "none",
                 )
-
-        async with self._uow() as uow:
-            events = await uow.events.claim_pending(self._batch_size)
-            async with asyncio.TaskGroup() as group:
-                for event in events:
-                    group.create_task(publish(event))
-            await uow.events.mark_dispatched(done)
-            await uow.commit()
-        return BatchReport(claimed=len(events), dispatched=len(done))
+        return done
 
     async def dispatch_pending(self, stop: asyncio.Event | None = None) -> int:
-        """Dispatch batches until none is full or one had failures; the count dispatched."""
+        """Dispatch batches until none is full or one had failures; the count dispatched.
+
+        Once ``stop`` is set, the batch being published is finished and no other is started.
+        """
         total = 0
         while stop is None or not stop.is_set():
             report = await self.dispatch_batch(stop)
@@ -119,7 +138,7 @@ class EventWorker:
         self._stop_check_interval = stop_check_interval
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set; the event being published then is finished first."""
+        """Work until ``stop`` is set; the batch being published then is finished first."""
         while not stop.is_set():
             try:
                 await self._listen_and_dispatch(stop)

@@ -1,29 +1,38 @@
 """The listeners that keep data derived from notes, and the bus that orders them.
 
 ``tag_note`` keeps each note's hashtags in ``note_tags``; after it, ``count_tags`` keeps the
-per-tag counts; beside them, ``count_categories`` keeps the per-category counts. Each runs in
-a unit of work of its own that also records, in ``processed_events``, that it handled the
-event: a redelivered event finds that record and its listener commits nothing.
+per-tag counts; beside them, ``count_categories`` keeps the per-category counts.
+
+Listeners take events in batches. The dispatcher publishes the events it claimed together
+(``EventBus.publish_batch``), and each listener handles its share of them in one unit of
+work: one transaction, a handful of statements, whatever the batch's size. A single event
+is a batch of one. In that unit of work the listener first records, in
+``processed_events``, that it handles the batch's events, and applies its effect only to
+those not recorded before: a redelivered event changes nothing, and a batch that mixes new
+and redelivered events handles the new ones. An effect that fails rolls its records back
+with it.
 
 Why the counts stay exact: a listener never adds or subtracts. It recomputes the count of
-every tag or category the event touched from the source rows (``note_tags``, ``notes``), in
-its own transaction, after taking a lock per name (``TagRepository.recount_*``). Increments
-would need exactly-once delivery and one order of events; a recount needs neither. Two
-recounts of a name run one after the other and the later one counts what is committed when it
-holds the lock, so the last count written for a name is never older than the last change
-committed before it. Every change to a name's source rows is followed by a recount of that
-name: the event that made it lists the name (``affected_tags``: the note's tags before and
-after) and its recount runs after the change is committed.
+every tag or category the batch touched, once per batch, from the source rows
+(``note_tags``, ``notes``), in its own transaction, after taking a lock per name
+(``TagRepository.recount_*``). Increments would need exactly-once delivery and one order of
+events; a recount needs neither. Two recounts of a name run one after the other and the
+later one counts what is committed when it holds the lock, so the last count written for a
+name is never older than the last change committed before it. Every change to a name's
+source rows is followed by a recount of that name: the event that made it lists the name
+(``affected_tags``: the note's tags before and after) and its recount runs after the change
+is committed (``count_tags`` comes after ``tag_note`` for the whole batch).
 
-``tag_note`` is order-independent too: it reads the note as it is now, holding the note's row
-lock (as an edit does), and makes ``note_tags`` match, so an old event handled late rewrites
-today's tags, never yesterday's.
+``tag_note`` is order-independent too: it reads the batch's notes as they are now, holding
+their row locks (as an edit does; taken in id order), and makes ``note_tags`` match, so an
+old event handled late rewrites today's tags, never yesterday's; several events of one note
+in a batch cost one read.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from eventing import EventBus
 
@@ -34,46 +43,55 @@ _logger = logging.getLogger(__name__)
 
 NOTE_EVENTS: tuple[type[NoteEvent], ...] = (NoteCreated, NoteUpdated, NoteDeleted)
 
-Effect = Callable[[UnitOfWork, NoteEvent], Awaitable[None]]
-Handler = Callable[[NoteEvent], Awaitable[None]]
+Effect = Callable[[UnitOfWork, Sequence[NoteEvent]], Awaitable[None]]
+"""What a listener does to a batch of events it has not handled before, in a unit of work."""
+Handler = Callable[[Sequence[NoteEvent]], Awaitable[None]]
 
 GRAPH_START = "<!-- events-graph:start (make events_graph writes this block) -->"
 GRAPH_END = "<!-- events-graph:end -->"
 
 
-async def tag_note(uow: UnitOfWork, event: NoteEvent) -> None:
-    """Make the note's tags those of its contents now; none once it is deleted."""
-    note = await uow.notes.get(event.note_id, for_update=True)
-    await uow.tags.set_note_tags(event.note_id, extract_tags(note.contents) if note else ())
+async def tag_note(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
+    """Make each note's tags those of its contents now; none once it is deleted."""
+    note_ids = {event.note_id for event in events}
+    live = {note.id: note for note in await uow.notes.get_many(note_ids, for_update=True)}
+    await uow.tags.set_note_tags(
+        {
+            note_id: extract_tags(live[note_id].contents) if note_id in live else ()
+            for note_id in note_ids
+        }
+    )
 
 
-async def count_tags(uow: UnitOfWork, event: NoteEvent) -> None:
-    """Recount the tags the event touched."""
-    await uow.tags.recount_tags(event.affected_tags())
+async def count_tags(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
+    """Recount, once each, the tags the events touched."""
+    await uow.tags.recount_tags(frozenset().union(*(e.affected_tags() for e in events)))
 
 
-async def count_categories(uow: UnitOfWork, event: NoteEvent) -> None:
-    """Recount the categories the event touched."""
-    await uow.tags.recount_categories(event.affected_categories())
+async def count_categories(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
+    """Recount, once each, the categories the events touched."""
+    await uow.tags.recount_categories(frozenset().union(*(e.affected_categories() for e in events)))
 
 
 def once(name: str, effect: Effect, uow: Callable[[], UnitOfWork]) -> Handler:
-    """A bus handler that applies ``effect`` and records it in one unit of work, once per event.
+    """A batch handler applying ``effect`` to the events ``name`` has not handled yet.
 
-    The record is written last: if an earlier delivery already wrote it, the unit of work
-    ends without commit and this delivery's effect is rolled back.
+    One unit of work records the batch in ``processed_events`` and applies the effect to
+    the events not recorded before; nothing is committed when there are none.
     """
 
-    async def handle(event: NoteEvent) -> None:
-        if event.id is None:
-            msg = f"{name} handles recorded events only; {event!r} has no id"
+    async def handle(events: Sequence[NoteEvent]) -> None:
+        unrecorded = [event for event in events if event.id is None]
+        if unrecorded:
+            msg = f"{name} handles recorded events only; {unrecorded[0]!r} has no id"
             raise ValueError(msg)
         async with uow() as work:
-            await effect(work, event)
-            if await work.events.mark_processed(event.id, name):
-                await work.commit()
-            else:
-                _logger.debug("%s already handled event %d", name, event.id)
+            new = await work.events.mark_processed([e.id for e in events if e.id is not None], name)
+            if not new:
+                _logger.debug("%s already handled events %s", name, [e.id for e in events])
+                return
+            await effect(work, [event for event in events if event.id in new])
+            await work.commit()
 
     handle.__qualname__ = name
     return handle
@@ -82,9 +100,9 @@ def once(name: str, effect: Effect, uow: Callable[[], UnitOfWork]) -> Handler:
 def build_bus(uow: Callable[[], UnitOfWork]) -> EventBus[NoteEvent]:
     """The bus with every listener registered; checked, so a wiring mistake fails at start-up."""
     bus: EventBus[NoteEvent] = EventBus()
-    bus.subscribe("tag_note", once("tag_note", tag_note, uow), events=NOTE_EVENTS)
-    bus.subscribe("count_tags", once("count_tags", count_tags, uow), after=("tag_note",))
-    bus.subscribe(
+    bus.subscribe_batch("tag_note", once("tag_note", tag_note, uow), events=NOTE_EVENTS)
+    bus.subscribe_batch("count_tags", once("count_tags", count_tags, uow), after=("tag_note",))
+    bus.subscribe_batch(
         "count_categories",
         once("count_categories", count_categories, uow),
         events=NOTE_EVENTS,

@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The listeners on the in-memory fakes: tags and counts follow the notes, once per event."""
 
+import logging
 import re
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import pytest
 from notes.connectors.notes_repository import NoteFilter
 from notes.entities import NoteCreated, NoteDeleted, NoteUpdated
 from notes.services.dispatch import Dispatcher
-from notes.services.listeners import GRAPH_END, GRAPH_START, build_bus, graph_block, once
+from notes.services.listeners import (
+    GRAPH_END,
+    GRAPH_START,
+    build_bus,
+    graph_block,
+    once,
+    tag_note,
+)
 from notes.services.notes import NotesService
 
 # The workspace's README: the nearest folder above holding uv.lock (found by walking up, so
@@ -116,16 +124,89 @@ async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory
     [event] = await events(memory_db)
     deliveries = []
 
-    async def not_idempotent(uow, event):
-        deliveries.append(event.id)
-        await uow.tags.set_note_tags(event.note_id, {f"delivery-{len(deliveries)}"})
+    async def not_idempotent(uow, events):
+        deliveries.append([e.id for e in events])
+        await uow.tags.set_note_tags({e.note_id: {f"delivery-{len(deliveries)}"} for e in events})
 
     handler = once("not_idempotent", not_idempotent, memory_db.unit_of_work)
-    await handler(event)
-    await handler(event)
+    await handler([event])
+    await handler([event])
 
-    assert deliveries == [event.id, event.id]
+    assert deliveries == [[event.id]]
     assert memory_db.note_tags[event.note_id] == {"delivery-1"}
+
+
+async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, service, caplog):
+    for i in range(3):
+        await service.create(contents=f"#n{i}")
+    first, *rest = await events(memory_db)
+    handled = []
+
+    async def record(uow, events):
+        handled.append([e.id for e in events])
+
+    handler = once("record", record, memory_db.unit_of_work)
+    await handler([first])
+    await handler([first, *rest])
+    caplog.set_level(logging.DEBUG, logger="notes.services.listeners")
+    await handler([*rest, first])
+
+    assert handled == [[first.id], [e.id for e in rest]]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"record already handled events {[e.id for e in [*rest, first]]}"
+    ]
+
+
+async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(memory_db, service):
+    await service.create(contents="#x")
+    [event] = await events(memory_db)
+    attempts = []
+
+    async def fails_once(uow, events):
+        attempts.append(len(events))
+        await uow.tags.set_note_tags({e.note_id: {"half-done"} for e in events})
+        if len(attempts) == 1:
+            raise RuntimeError("effect failed")
+
+    handler = once("fails_once", fails_once, memory_db.unit_of_work)
+    with pytest.raises(RuntimeError):
+        await handler([event])
+    assert memory_db.note_tags == {}
+    await handler([event])
+
+    assert attempts == [1, 1]
+    assert (event.id, "fails_once") in memory_db.processed
+
+
+async def test_a_batch_costs_one_commit_per_listener_whatever_its_size(service, bus, memory_db):
+    for i in range(10):
+        note = await service.create(contents=f"#t{i % 3} #all", category=f"c{i % 2}")
+        if i % 5 == 0:
+            await service.update(note.id, contents="#edited", category="c9")
+    batch = await events(memory_db)
+    commits = memory_db.commits
+
+    assert (await bus.publish_batch(batch)).ok
+
+    assert memory_db.commits - commits == 3
+    assert memory_db.tag_counts == {"all": 8, "edited": 2, "t0": 3, "t1": 3, "t2": 2}
+    assert memory_db.category_counts == {"c0": 4, "c1": 4, "c9": 2}
+    assert (await bus.publish_batch(batch)).ok
+    assert memory_db.commits - commits == 3  # all handled: nothing to commit
+
+
+async def test_a_notes_whole_history_in_one_batch_ends_as_the_note_is(service, bus, memory_db):
+    kept = await service.create(contents="#a", category="one")
+    await service.update(kept.id, contents="#b", category="two")
+    gone = await service.create(contents="#a #b", category="one")
+    await service.update(gone.id, contents="#c", category="three")
+    await service.delete(gone.id)
+
+    assert (await bus.publish_batch(list(reversed(await events(memory_db))))).ok
+
+    assert memory_db.note_tags == {kept.id: {"b"}}
+    assert memory_db.tag_counts == {"b": 1}
+    assert memory_db.category_counts == {"two": 1}
 
 
 async def test_events_handled_late_and_out_of_order_converge(service, bus, memory_db):
@@ -148,7 +229,27 @@ async def test_an_event_without_an_id_is_refused(memory_db, bus, note_factory):
     event = NoteCreated.of(note_factory.build(), at=datetime(2026, 1, 1, tzinfo=UTC))
     result = await bus.publish(event)
     assert isinstance(result.failed["tag_note"], ValueError)
+    assert str(result.failed["tag_note"]) == (
+        f"tag_note handles recorded events only; {event!r} has no id"
+    )
     assert result.skipped == ("count_tags",)
+
+
+async def test_tag_note_reads_the_notes_under_their_row_locks(memory_db, service):
+    await service.create(contents="#x")
+    await service.create(contents="#y")
+    batch = await events(memory_db)
+    asked = []
+    async with memory_db.unit_of_work() as uow:
+        get_many = uow.notes.get_many
+
+        async def recording(note_ids, *, for_update=False):
+            asked.append((sorted(note_ids), for_update))
+            return await get_many(note_ids, for_update=for_update)
+
+        uow.notes.get_many = recording
+        await tag_note(uow, batch)
+    assert asked == [(sorted(e.note_id for e in batch), True)]
 
 
 @pytest.mark.parametrize("event_type", [NoteCreated, NoteUpdated, NoteDeleted])

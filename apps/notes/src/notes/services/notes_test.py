@@ -478,7 +478,7 @@ async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
     await service.create(contents="untagged")
     async with uow:
         for note in tagged:
-            await uow.tags.set_note_tags(note.id, {"tagged"})
+            await uow.tags.set_note_tags({note.id: {"tagged"}})
         await uow.commit()
     newest_first = [n.id for n in reversed(tagged)]
     for tag in ("tagged", "#TAGGED", "Tagged"):
