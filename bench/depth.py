@@ -50,7 +50,7 @@ def prepare(url: str, notes: int) -> None:
             return
         print(f"filling {DATABASE} with {notes:,} notes ...", flush=True)
         started = time.perf_counter()
-        conn.execute("TRUNCATE notes")
+        conn.execute("TRUNCATE notes CASCADE")
         # Two notes per second, so half the positions tie on creation_date and need the id.
         conn.execute(
             "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
