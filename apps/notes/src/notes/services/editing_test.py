@@ -1,59 +1,20 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """Edits and pages against the in-memory fakes: locks, what errors carry, where a page resumes."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from notes.connectors.memory import InMemoryNoteRepository, InMemoryUnitOfWork
 from notes.services.errors import NoteNotFoundError, VersionConflictError
 from notes.services.notes import NotesService
 
 
-class TickingClock:
-    """A clock that moves one millisecond on every reading."""
-
-    def __init__(self):
-        self.now = datetime(2026, 5, 1, tzinfo=UTC)
-
-    def __call__(self):
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-
-class ReadRecordingRepository(InMemoryNoteRepository):
-    """The in-memory repository, noting for each read whether it asked for a row lock."""
-
-    def __init__(self, rows, reads):
-        super().__init__(rows)
-        self.reads = reads
-
-    async def get(self, note_id, *, for_update=False):
-        self.reads.append((note_id, for_update))
-        return await super().get(note_id, for_update=for_update)
-
-
-class ReadRecordingUnitOfWork(InMemoryUnitOfWork):
-    """A unit of work whose repository records its reads in ``reads``."""
-
-    def __init__(self):
-        super().__init__()
-        self.reads = []
-
-    async def __aenter__(self):
-        await super().__aenter__()
-        self.notes = ReadRecordingRepository(self.notes.rows, self.reads)
-        return self
+@pytest.fixture
+def uow(recording_uow):
+    return recording_uow
 
 
 @pytest.fixture
-def uow():
-    return ReadRecordingUnitOfWork()
-
-
-@pytest.fixture
-def service(uow):
-    return NotesService(lambda: uow, clock=TickingClock())
+def service(uow, clock):
+    return NotesService(lambda: uow, clock=clock)
 
 
 async def test_update_locks_the_note_it_reads(service, uow):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notes.connectors.memory import InMemoryDatabase, InMemoryNoteRepository, InMemoryUnitOfWork
+from notes.connectors.memory import InMemoryDatabase, InMemoryUnitOfWork
 from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.core.ids import uuid7
 from notes.entities import Note, NoteCreated, NoteDeleted, NoteUpdated
@@ -29,50 +29,14 @@ from notes.services.notes import (
 )
 
 
-class StepClock:
-    """A clock that moves one second on every reading."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-class LockRecordingRepository(InMemoryNoteRepository):
-    """The in-memory repository, noting which reads asked for a row lock."""
-
-    def __init__(self, rows, reads):
-        super().__init__(rows)
-        self.reads = reads
-
-    async def get(self, note_id, *, for_update=False):
-        self.reads.append((note_id, for_update))
-        return await super().get(note_id, for_update=for_update)
-
-
-class LockRecordingUnitOfWork(InMemoryUnitOfWork):
-    """A unit of work whose repository records its reads in ``reads``."""
-
-    def __init__(self):
-        super().__init__()
-        self.reads = []
-
-    async def __aenter__(self):
-        await super().__aenter__()
-        self.notes = LockRecordingRepository(self.notes.rows, self.reads)
-        return self
-
-
 @pytest.fixture
 def uow():
     return InMemoryUnitOfWork()
 
 
 @pytest.fixture
-def service(uow):
-    return NotesService(lambda: uow, clock=StepClock())
+def service(uow, clock):
+    return NotesService(lambda: uow, clock=clock)
 
 
 async def test_created_note_can_be_read_back(service):
@@ -154,18 +118,18 @@ async def test_deleting_unknown_note_changes_nothing(service, uow, note_factory)
     assert uow.commits == 1
 
 
-async def test_delete_locks_the_note_it_reads():
+async def test_delete_locks_the_note_it_reads(recording_uow, clock):
     # Two deletes of one note must not both see it live: the read takes the row lock.
-    uow = LockRecordingUnitOfWork()
-    service = NotesService(lambda: uow, clock=StepClock())
+    uow = recording_uow
+    service = NotesService(lambda: uow, clock=clock)
     note = await service.create(contents="x")
     await service.delete(note.id)
     assert uow.reads == [(note.id, True)]
 
 
-async def test_reading_a_note_takes_no_lock():
-    uow = LockRecordingUnitOfWork()
-    service = NotesService(lambda: uow, clock=StepClock())
+async def test_reading_a_note_takes_no_lock(recording_uow, clock):
+    uow = recording_uow
+    service = NotesService(lambda: uow, clock=clock)
     note = await service.create(contents="x")
     await service.get_or_raise(note.id)
     assert uow.reads == [(note.id, False)]
@@ -343,8 +307,7 @@ async def test_key_held_by_a_running_request_is_in_use():
     assert len(database.notes) == 1
 
 
-async def test_expired_key_counts_as_new_and_old_ones_are_purged(uow):
-    clock = StepClock()
+async def test_expired_key_counts_as_new_and_old_ones_are_purged(uow, clock):
     service = NotesService(lambda: uow, clock=clock)
     first, _ = await service.create_idempotent(key="k", contents="x", respond=_respond)
     await service.create_idempotent(key="other", contents="x", respond=_respond)
