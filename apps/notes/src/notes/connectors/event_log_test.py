@@ -8,23 +8,10 @@ import psycopg
 import pytest
 
 from notes.connectors.event_log import CHANNEL
-from notes.connectors.memory import InMemoryUnitOfWork
 from notes.connectors.notifications import libpq_url
 from notes.entities import NoteCreated, NoteDeleted
 
 AT = datetime(2026, 5, 1, tzinfo=UTC)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("memory"),
-        pytest.param("postgresql", marks=pytest.mark.integrated),
-    ]
-)
-def uow(request):
-    if request.param == "memory":
-        return InMemoryUnitOfWork()
-    return request.getfixturevalue("sql_uow")
 
 
 async def _nothing_pending(uow):

@@ -5,21 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from notes.connectors.memory import InMemoryUnitOfWork
 from notes.connectors.notes_repository import NoteFilter, Position
 from notes.entities import IdempotencyKey
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("memory"),
-        pytest.param("postgresql", marks=pytest.mark.integrated),
-    ]
-)
-def uow(request):
-    if request.param == "memory":
-        return InMemoryUnitOfWork()
-    return request.getfixturevalue("sql_uow")
 
 
 async def _add(uow, notes):

@@ -3,22 +3,7 @@
 
 from datetime import UTC, datetime
 
-import pytest
-
-from notes.connectors.memory import InMemoryUnitOfWork
 from notes.connectors.notes_repository import NoteFilter, Position
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("memory"),
-        pytest.param("postgresql", marks=pytest.mark.integrated),
-    ]
-)
-def uow(request):
-    if request.param == "memory":
-        return InMemoryUnitOfWork()
-    return request.getfixturevalue("sql_uow")
 
 
 async def _add_notes(uow, notes):
