@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,6 +14,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import localdb  # noqa: E402 - scripts/ is not a package; it is put on the path above
 import localpg  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 
 
 def server_url() -> str:
@@ -35,14 +36,10 @@ def fresh_database(name: str) -> str:
 
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the migration head."""
-    env = {**os.environ, "NOTES_DATABASE_URL": url}
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", "apps/notes/alembic.ini", "upgrade", "head"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    config = Config(str(ROOT / "apps" / "notes" / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
 
 
 def machine() -> str:

@@ -19,12 +19,10 @@ import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import localpg
 import psycopg
-from alembic import command
-from alembic.config import Config
+from common import migrate
 from notes.connectors.database import create_engine, create_session_factory
 from notes.connectors.notes_repository import Position
 from notes.connectors.unit_of_work import SqlUnitOfWork
@@ -33,16 +31,12 @@ from notes.services.cursors import CursorCodec
 from notes.services.notes import NotesService
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "notes_bench_depth"
 
 
 def prepare(url: str, notes: int) -> None:
     """Migrate the bench database and fill it with ``notes`` live notes unless it has them."""
-    config = Config(str(ROOT / "apps" / "notes" / "alembic.ini"))
-    config.attributes["database_url"] = url
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    migrate(url)
     with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM notes WHERE deleted_at IS NULL").fetchone()
         if row is not None and row[0] == notes:

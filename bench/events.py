@@ -26,16 +26,13 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import localpg
-from alembic import command
-from alembic.config import Config
+from common import machine, migrate
 from notes.bootstrap import Container, bootstrap
 from notes.core.config import Settings
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "notes_bench_events"
 TAGS = [f"tag{i}" for i in range(50)]
 CATEGORIES = [f"category{i}" for i in range(10)]
@@ -157,25 +154,12 @@ def main() -> None:
     localpg.drop_database(server, DATABASE)
     localpg.create_database(server, DATABASE)
     url = localpg.with_database(server, DATABASE)
-    config = Config(str(ROOT / "apps" / "notes" / "alembic.ini"))
-    config.attributes["database_url"] = url
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
-    print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; python {sys.version.split()[0]}")
+    migrate(url)
+    print(f"machine: {machine()}")
     try:
         asyncio.run(run(url, options))
     finally:
         localpg.drop_database(server, DATABASE)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
