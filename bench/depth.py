@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import localpg
 import psycopg
 from common import migrate
-from notes.connectors.database import create_engine, create_session_factory
+from notes.connectors.database import create_engine
 from notes.connectors.notes_repository import Position
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
@@ -75,7 +75,7 @@ async def measure(url: str, depth: int, limit: int, repeat: int) -> list[tuple[s
     """Median times of the first page and of a page ``depth`` notes deep, both ways."""
     engine = create_engine(Settings(database_url=url, db_pool_size=1, db_max_overflow=0))
     codec = CursorCodec(secrets.token_bytes(32))
-    service = NotesService(lambda: SqlUnitOfWork(create_session_factory(engine)), cursors=codec)
+    service = NotesService(lambda: SqlUnitOfWork(engine.connect), cursors=codec)
     try:
         async with engine.connect() as conn:
             # The last note of the page before the deep one: where a walk by cursor stands.

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,6 @@ import localpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from notes.connectors.database import create_session_factory
 from notes.connectors.memory import InMemoryDatabase
 from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
@@ -36,8 +36,6 @@ from notes.entities import Note
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -145,28 +143,22 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-def sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose commits are savepoints inside the test's rolled-back transaction."""
-    return async_sessionmaker(
-        bind=connection,
-        expire_on_commit=False,
-        autoflush=False,
-        join_transaction_mode="create_savepoint",
-    )
+def sql_uow(connection: AsyncConnection) -> SqlUnitOfWork:
+    """A unit of work whose commits are savepoints inside the test's rolled-back transaction."""
 
+    @asynccontextmanager
+    async def lend() -> AsyncIterator[AsyncConnection]:
+        yield connection
 
-@pytest.fixture
-def sql_uow(sessions: async_sessionmaker[AsyncSession]) -> SqlUnitOfWork:
-    return SqlUnitOfWork(sessions)
+    return SqlUnitOfWork(lend)
 
 
 @pytest.fixture
 def committing_uow(engine: AsyncEngine) -> Any:
     """A factory of units of work that really commit: use data no other test uses."""
-    sessions = create_session_factory(engine)
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(sessions)
+        return SqlUnitOfWork(engine.connect)
 
     return uow
 

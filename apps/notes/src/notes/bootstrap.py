@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notes.connectors.database import create_engine, create_session_factory, wait_for_database
+from notes.connectors.database import create_engine, wait_for_database
 from notes.connectors.migrations import head_revision
-from notes.connectors.notifications import listen
+from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
 from notes.services.cursors import CursorCodec
@@ -30,12 +30,14 @@ class Container:
     engine: AsyncEngine
     read_engine: AsyncEngine
     schema_head: str
+    announcer: Announcer
     uow: Callable[[], UnitOfWork]
     notes: NotesService
     tags: TagsService
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Send the last wake-up of the event worker, then release the database connections."""
+        await self.announcer.close()
         await self.engine.dispose()
         await self.read_engine.dispose()
 
@@ -53,20 +55,20 @@ async def bootstrap(settings: Settings) -> Container:
         await engine.dispose()
         raise
     read_engine = create_engine(settings, autocommit=True)
-    sessions = create_session_factory(engine)
-    read_sessions = create_session_factory(read_engine)
+    announcer = Announcer(notify_on(read_engine))
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(sessions)
+        return SqlUnitOfWork(engine.connect, announce=announcer)
 
     def read_uow() -> UnitOfWork:
-        return SqlUnitOfWork(read_sessions)
+        return SqlUnitOfWork(read_engine.connect)
 
     container = Container(
         settings=settings,
         engine=engine,
         read_engine=read_engine,
         schema_head=head_revision(settings.migrations_dir),
+        announcer=announcer,
         uow=uow,
         notes=NotesService(
             uow,

@@ -1,19 +1,20 @@
-"""The event log: the port, and its PostgreSQL adapter (the ``events`` table, NOTIFY at commit)."""
+"""The event log: the port, and its PostgreSQL adapter (the ``events`` table)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Collection
 from typing import Protocol
 
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from notes.connectors.database import SqlTransaction
 from notes.entities import NoteEvent
 
 CHANNEL = "notes_events"
-"""The NOTIFY channel; each notification's payload is the id of an event just committed."""
+"""The NOTIFY channel: a notification on it means events were committed (it carries no payload)."""
 
 
 class EventLog(Protocol):
@@ -23,7 +24,7 @@ class EventLog(Protocol):
     """
 
     async def add(self, event: NoteEvent) -> NoteEvent:
-        """Record ``event``; return it with its id. Announced to listeners at commit."""
+        """Record ``event``; return it with its id. Listeners are woken after the commit."""
 
     async def claim_pending(self, limit: int) -> list[NoteEvent]:
         """Up to ``limit`` undispatched events, oldest first, locked until this unit of work ends.
@@ -51,16 +52,11 @@ class EventLog(Protocol):
         """Events with an id above ``event_id``, oldest first, dispatched or not."""
 
 
-_ADD = text(
-    """
-    WITH added AS (
-        INSERT INTO events (type, note_id, occurred_at, payload)
-        VALUES (:type, :note_id, :occurred_at, CAST(:payload AS jsonb))
-        RETURNING id
-    )
-    SELECT id, pg_notify(:channel, id::text) FROM added
-    """
-)
+_ADD = """
+    INSERT INTO events (type, note_id, occurred_at, payload)
+    VALUES (%(type)s, %(note_id)s, %(occurred_at)s, %(payload)s)
+    RETURNING id
+"""
 
 _MARK_PROCESSED = text(
     """
@@ -77,30 +73,38 @@ _COLUMNS = "id, type, note_id, occurred_at, payload"
 
 
 class SqlEventLog(EventLog):
-    """Events in PostgreSQL, through the unit of work's session.
+    """Events in PostgreSQL, in the unit of work's transaction.
 
-    ``add`` inserts the row and calls ``pg_notify`` in one statement; PostgreSQL holds the
-    notification until the transaction commits and drops it on rollback.
+    ``add`` runs on the driver connection (it is on the path of every change); the rest,
+    which only the event worker calls, through the session. No NOTIFY is sent from inside
+    the transaction: a transaction that notifies holds a database-wide lock through its
+    commit, so notifying writers commit one at a time. ``recorded`` tells the unit of work
+    to have listeners woken once it has committed.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sql: SqlTransaction) -> None:
+        self._sql = sql
+        self.recorded = False
 
     async def add(self, event: NoteEvent) -> NoteEvent:
-        result = await self._session.execute(
+        row = await self._sql.fetch_one(
             _ADD,
             {
                 "type": event.type,
                 "note_id": event.note_id,
                 "occurred_at": event.occurred_at,
-                "payload": json.dumps(event.payload()),
-                "channel": CHANNEL,
+                "payload": Jsonb(event.payload()),
             },
+            tuple_row,
         )
-        return dataclasses.replace(event, id=result.one()[0])
+        if row is None:  # pragma: no cover - INSERT ... RETURNING returns its row
+            msg = "INSERT ... RETURNING returned no row"
+            raise RuntimeError(msg)
+        self.recorded = True
+        return dataclasses.replace(event, id=row[0])
 
     async def claim_pending(self, limit: int) -> list[NoteEvent]:
-        rows = await self._session.execute(
+        rows = await self._sql.session.execute(
             text(
                 f"SELECT {_COLUMNS} FROM events WHERE dispatched_at IS NULL "  # noqa: S608 - constant
                 "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
@@ -111,7 +115,7 @@ class SqlEventLog(EventLog):
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
         if event_ids:
-            await self._session.execute(
+            await self._sql.session.execute(
                 text("UPDATE events SET dispatched_at = clock_timestamp() WHERE id = ANY(:ids)"),
                 {"ids": list(event_ids)},
             )
@@ -121,20 +125,20 @@ class SqlEventLog(EventLog):
             return frozenset()
         # Sorted, so two units of work recording overlapping events wait for each other in
         # one order, never in a cycle. processed_at is when the listener took the events up.
-        result = await self._session.scalars(
+        result = await self._sql.session.scalars(
             _MARK_PROCESSED, {"ids": sorted(set(event_ids)), "listener": listener}
         )
         return frozenset(result)
 
     async def processed_by(self, event_id: int) -> frozenset[str]:
-        rows = await self._session.scalars(
+        rows = await self._sql.session.scalars(
             text("SELECT listener FROM processed_events WHERE event_id = :event_id"),
             {"event_id": event_id},
         )
         return frozenset(rows)
 
     async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
-        rows = await self._session.execute(
+        rows = await self._sql.session.execute(
             text(
                 f"SELECT {_COLUMNS} FROM events WHERE id > :event_id "  # noqa: S608 - constant
                 "ORDER BY id LIMIT :limit"

@@ -1,14 +1,11 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
-"""The event log's contract, against the in-memory fake and PostgreSQL; then NOTIFY."""
+"""The event log's contract, against the in-memory fake and PostgreSQL; then announcing."""
 
-import asyncio
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 
-from notes.connectors.event_log import CHANNEL
-from notes.connectors.notifications import libpq_url
+from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.entities import NoteCreated, NoteDeleted
 
 AT = datetime(2026, 5, 1, tzinfo=UTC)
@@ -117,24 +114,20 @@ async def test_concurrent_claims_in_postgresql_skip_locked_events(committing_uow
 
 
 @pytest.mark.integrated
-async def test_notify_carries_the_id_of_each_committed_event_and_none_for_a_rollback(
-    database_url, committing_uow, note_factory
-):
-    async with await psycopg.AsyncConnection.connect(
-        libpq_url(database_url), autocommit=True
-    ) as listener:
-        await listener.execute(f"LISTEN {CHANNEL}")
+async def test_only_a_commit_that_recorded_events_is_announced_and_only_once(engine, note_factory):
+    announced = []
 
-        async with committing_uow() as uow:
-            note = note_factory.build()
-            await uow.notes.add(note)
-            rolled_back = await uow.events.add(NoteCreated.of(note, at=AT))
-        [committed] = await _record(committing_uow(), note_factory)
+    def uow():
+        return SqlUnitOfWork(engine.connect, announce=lambda: announced.append("commit"))
 
-        received = []
-        async with asyncio.timeout(10):
-            async for notify in listener.notifies():
-                received.append(int(notify.payload))
-                if received[-1] == committed.id:
-                    break
-    assert rolled_back.id not in received
+    async with uow() as work:
+        note = note_factory.build()
+        await work.notes.add(note)
+        await work.events.add(NoteCreated.of(note, at=AT))
+    assert announced == []  # rolled back
+    async with uow() as work:
+        await work.notes.add(note_factory.build())
+        await work.commit()
+    assert announced == []  # committed, but recorded no event
+    await _record(uow(), note_factory, count=3)
+    assert announced == ["commit"]

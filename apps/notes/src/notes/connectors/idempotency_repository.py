@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from notes.connectors.database import SqlTransaction
 from notes.entities import IdempotencyKey
 
 # The first half of the two-part advisory lock taken on a key's hash, so these locks never meet
@@ -41,29 +41,29 @@ class IdempotencyKeyRepository(Protocol):
 
 
 class SqlIdempotencyKeyRepository(IdempotencyKeyRepository):
-    """Idempotency keys in PostgreSQL, through the unit of work's session."""
+    """Idempotency keys in PostgreSQL, through the unit of work's ORM session."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sql: SqlTransaction) -> None:
+        self._sql = sql
 
     async def try_lock(self, key: str) -> bool:
         # Transaction-scoped: released at commit or rollback, after the commit is visible, so
         # whoever gets the lock next also sees the record stored under it. Two keys with the same
         # 32-bit hash share a lock: a rare, harmless 409 for one of two simultaneous requests.
-        granted = await self._session.scalar(
+        granted = await self._sql.session.scalar(
             select(func.pg_try_advisory_xact_lock(_LOCK_NAMESPACE, func.hashtext(key)))
         )
         return bool(granted)
 
     async def get(self, key: str) -> IdempotencyKey | None:
-        return await self._session.get(IdempotencyKey, key)
+        return await self._sql.session.get(IdempotencyKey, key)
 
     async def add(self, record: IdempotencyKey) -> None:
-        self._session.add(record)
+        self._sql.session.add(record)
 
     async def remove(self, record: IdempotencyKey) -> None:
-        await self._session.delete(record)
-        await self._session.flush()
+        await self._sql.session.delete(record)
+        await self._sql.session.flush()
 
     async def purge_expired(self, now: datetime, *, limit: int) -> int:
         expired = (
@@ -73,7 +73,7 @@ class SqlIdempotencyKeyRepository(IdempotencyKeyRepository):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        result = await self._session.execute(
+        result = await self._sql.session.execute(
             delete(IdempotencyKey)
             .where(IdempotencyKey.key.in_(expired.scalar_subquery()))
             .execution_options(synchronize_session=False)

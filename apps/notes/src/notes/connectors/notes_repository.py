@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from psycopg import AsyncCursor
+from psycopg.rows import AsyncRowFactory, RowMaker
 from sqlalchemy import Select, Uuid, any_, bindparam, cast, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers
 
+from notes.connectors.database import SqlTransaction, driver_sql
 from notes.entities import Note, NoteTag
 from notes.entities.note import SEARCH_CONFIG
 
@@ -89,27 +93,34 @@ class NoteRepository(Protocol):
 
 
 class SqlNoteRepository(NoteRepository):
-    """Notes in PostgreSQL, through the unit of work's session."""
+    """Notes in PostgreSQL, in the unit of work's transaction.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    Inserts and unlocked reads run on the driver connection, from SQL compiled once; locked
+    reads load through the ORM session, which then writes any change to the notes back at
+    commit.
+    """
+
+    def __init__(self, sql: SqlTransaction) -> None:
+        self._sql = sql
 
     async def add(self, note: Note) -> None:
-        # A plain INSERT rather than session.add(): the ORM's flush machinery costs more
-        # than the insert itself, and a new note needs none of it.
-        await self._session.execute(_INSERT, {key: getattr(note, key) for key in _INSERTED})
+        await self._sql.driver.execute(_INSERT, {key: getattr(note, key) for key in _INSERTED})
 
     async def get(self, note_id: uuid.UUID, *, for_update: bool = False) -> Note | None:
-        query = _GET_FOR_UPDATE if for_update else _GET
-        return (await self._session.scalars(query, {"note_id": note_id})).one_or_none()
+        if for_update:
+            found = await self._sql.session.scalars(_GET_FOR_UPDATE, {"note_id": note_id})
+            return found.one_or_none()
+        return await self._sql.fetch_one(_GET, {"note_id": note_id}, _NOTE_ROW)
 
     async def get_many(
         self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
     ) -> list[Note]:
         if not note_ids:
             return []
-        query = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
-        return list(await self._session.scalars(query, {"note_ids": sorted(set(note_ids))}))
+        ids = sorted(set(note_ids))
+        if for_update:
+            return list(await self._sql.session.scalars(_GET_MANY_FOR_UPDATE, {"note_ids": ids}))
+        return await self._sql.fetch_all(_GET_MANY, {"note_ids": ids}, _NOTE_ROW)
 
     async def list(
         self,
@@ -119,52 +130,129 @@ class SqlNoteRepository(NoteRepository):
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[Note]:
-        query = list_statement(limit=limit, offset=offset, after=after, where=where)
-        return list(await self._session.scalars(query))
+        sql, params = _list_sql(_ListShape.of(where, after=after))
+        params |= _list_params(limit=limit, offset=offset, after=after, where=where)
+        return await self._sql.fetch_all(sql, params, _NOTE_ROW)
 
 
-# Built once: composing a statement costs more than running it through SQLAlchemy's cache.
-_GET = select(Note).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
-_GET_FOR_UPDATE = _GET.with_for_update()
-_GET_MANY = (
+_NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
+# Every stored column but the generated one, which only queries read.
+_COLUMNS = [column for column in _NOTES_TABLE.columns if column.computed is None]
+_INSERTED = [column.key for column in _COLUMNS]
+
+
+def _note_row(cursor: AsyncCursor[Any]) -> RowMaker[Note]:
+    """Notes from rows as the ORM loads them: attributes set directly, no change events.
+
+    Calling ``Note(...)`` would run the ORM's change tracking for every attribute, which
+    costs several times the rest of reading a row.
+    """
+    configure_mappers()  # once per process; after that, a check of a flag
+    new_note = Note.__mapper__.class_manager.new_instance
+    names = [column.name for column in cursor.description or ()]
+
+    def make(values: Sequence[Any]) -> Note:
+        note: Note = new_note()
+        note.__dict__.update(zip(names, values, strict=True))
+        return note
+
+    return make
+
+
+_NOTE_ROW: AsyncRowFactory[Note] = _note_row
+# The ORM's statements, for locked reads (built once: building costs more than running them).
+_GET_FOR_UPDATE = (
+    select(Note).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None)).with_for_update()
+)
+_GET_MANY_FOR_UPDATE = (
     select(Note)
     .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
     .order_by(Note.id)
+    .with_for_update()
 )
-_GET_MANY_FOR_UPDATE = _GET_MANY.with_for_update()
-_NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
-_INSERT = insert(_NOTES_TABLE)
-_INSERTED = [column.key for column in _NOTES_TABLE.columns if column.computed is None]
+# The driver's statements, compiled once.
+_INSERT, _ = driver_sql(insert(_NOTES_TABLE).values({key: bindparam(key) for key in _INSERTED}))
+_GET, _ = driver_sql(
+    select(*_COLUMNS).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
+)
+_GET_MANY, _ = driver_sql(
+    select(*_COLUMNS)
+    .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
+    .order_by(Note.id)
+)
+
+
+@dataclass(frozen=True)
+class _ListShape:
+    """Which criteria a list query has: one compiled statement per shape."""
+
+    category: bool = False
+    created_after: bool = False
+    created_before: bool = False
+    text: bool = False
+    tag: bool = False
+    after: bool = False
+
+    @classmethod
+    def of(cls, where: NoteFilter, *, after: Position | None) -> _ListShape:
+        return cls(
+            category=where.category is not None,
+            created_after=where.created_after is not None,
+            created_before=where.created_before is not None,
+            text=where.text is not None,
+            tag=where.tag is not None,
+            after=after is not None,
+        )
+
+
+def _list_query(shape: _ListShape) -> Select[Note]:
+    """The list query of ``shape``, with a bound parameter for every value."""
+    query = select(Note).where(Note.deleted_at.is_(None))
+    if shape.category:
+        query = query.where(Note.category == bindparam("category"))
+    if shape.created_after:
+        query = query.where(Note.creation_date >= bindparam("created_after"))
+    if shape.created_before:
+        query = query.where(Note.creation_date < bindparam("created_before"))
+    if shape.text:
+        search = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), bindparam("text"))
+        query = query.where(Note.contents_tsv.bool_op("@@")(search))
+    if shape.tag:
+        tagged = select(NoteTag.note_id).where(
+            NoteTag.tag == bindparam("tag"), NoteTag.note_id == Note.id
+        )
+        query = query.where(tagged.exists())
+    if shape.after:
+        # A row-value comparison: it walks the (creation_date DESC, id DESC) index from the
+        # position on, so a page costs the same at any depth.
+        query = query.where(
+            tuple_(Note.creation_date, Note.id)
+            < tuple_(bindparam("after_date"), bindparam("after_id"))
+        )
+    query = query.order_by(Note.creation_date.desc(), Note.id.desc())
+    return query.offset(bindparam("offset")).limit(bindparam("limit"))
+
+
+@functools.cache
+def _list_sql(shape: _ListShape) -> tuple[str, dict[str, Any]]:
+    sql, constants = driver_sql(_list_query(shape).with_only_columns(*_COLUMNS))
+    return sql, constants
+
+
+def _list_params(
+    *, limit: int, offset: int, after: Position | None, where: NoteFilter
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params.update((key, value) for key, value in vars(where).items() if value is not None)
+    if after is not None:
+        params["after_date"] = after.creation_date
+        params["after_id"] = after.id
+    return params
 
 
 def list_statement(
     *, limit: int, offset: int = 0, after: Position | None = None, where: NoteFilter = NO_FILTER
-) -> Select[tuple[Note]]:
-    """The query behind ``SqlNoteRepository.list``."""
-    query = filtered(select(Note), where)
-    if after is not None:
-        # A row-value comparison: it walks the (creation_date DESC, id DESC) index from the
-        # position on, so a page costs the same at any depth.
-        query = query.where(
-            tuple_(Note.creation_date, Note.id) < tuple_(after.creation_date, after.id)
-        )
-    query = query.order_by(Note.creation_date.desc(), Note.id.desc())
-    return query.offset(offset).limit(limit)
-
-
-def filtered(query: Select[tuple[Note]], where: NoteFilter) -> Select[tuple[Note]]:
-    """``query`` narrowed to the live notes ``where`` describes."""
-    query = query.where(Note.deleted_at.is_(None))
-    if where.category is not None:
-        query = query.where(Note.category == where.category)
-    if where.created_after is not None:
-        query = query.where(Note.creation_date >= where.created_after)
-    if where.created_before is not None:
-        query = query.where(Note.creation_date < where.created_before)
-    if where.text is not None:
-        search = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), where.text)
-        query = query.where(Note.contents_tsv.bool_op("@@")(search))
-    if where.tag is not None:
-        tagged = select(NoteTag.note_id).where(NoteTag.tag == where.tag, NoteTag.note_id == Note.id)
-        query = query.where(tagged.exists())
-    return query
+) -> Select[Note]:
+    """The query behind ``SqlNoteRepository.list``, with its values bound (to EXPLAIN it)."""
+    query = _list_query(_ListShape.of(where, after=after))
+    return query.params(_list_params(limit=limit, offset=offset, after=after, where=where))

@@ -1,15 +1,93 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
-"""One contract, two implementations: news of committed events, from PostgreSQL and the fake."""
+"""News of committed events: sending it (Announcer), and one contract for receiving it."""
 
+import asyncio
+import logging
 from contextlib import asynccontextmanager
 
 import localpg
 import psycopg
 import pytest
 
+from notes.connectors.database import create_engine
 from notes.connectors.event_log import CHANNEL
 from notes.connectors.memory import InMemoryDatabase
-from notes.connectors.notifications import listen
+from notes.connectors.notifications import Announcer, listen, notify_on
+
+
+class CountingNotify:
+    """A NOTIFY that counts, and can fail or run code while it is in flight."""
+
+    def __init__(self, *, fail=0, during=None):
+        self.calls = 0
+        self.fail = fail
+        self.during = during
+
+    async def __call__(self):
+        self.calls += 1
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        await asyncio.sleep(0)
+        if self.fail:
+            self.fail -= 1
+            msg = "connection refused"
+            raise OSError(msg)
+
+
+async def test_many_commits_at_once_are_announced_by_one_notify():
+    notify = CountingNotify()
+    announcer = Announcer(notify, interval=0.001)
+    for _ in range(100):
+        announcer()
+    await announcer.close()
+    assert (notify.calls, announcer.sent) == (1, 1)
+
+
+async def test_a_commit_while_a_notify_is_in_flight_gets_a_notify_of_its_own():
+    announcer = Announcer(notify := CountingNotify(), interval=0.001)
+    notify.during = announcer  # a commit announced while the first NOTIFY is being sent
+    announcer()
+    await announcer.close()
+    assert notify.calls == 2
+
+
+async def test_announcing_again_after_the_last_notify_sends_again():
+    announcer = Announcer(notify := CountingNotify(), interval=0.001)
+    announcer()
+    await announcer.close()
+    announcer()
+    await announcer.close()
+    assert notify.calls == 2
+
+
+async def test_a_failed_notify_is_logged_and_dropped(caplog):
+    announcer = Announcer(notify := CountingNotify(fail=1), interval=0.001)
+    with caplog.at_level(logging.WARNING, logger="notes.connectors.notifications"):
+        announcer()
+        await announcer.close()
+    assert (notify.calls, announcer.sent) == (1, 0)
+    assert "could not notify the event worker: connection refused" in caplog.text
+    announcer()
+    await announcer.close()
+    assert announcer.sent == 1
+
+
+async def test_closing_an_announcer_that_never_sent_returns_at_once():
+    await Announcer(CountingNotify()).close()
+
+
+@pytest.mark.integrated
+async def test_an_announcement_reaches_a_listener_through_postgresql(settings, database_url):
+    engine = create_engine(settings, autocommit=True)
+    announcer = Announcer(notify_on(engine))
+    try:
+        async with listen(database_url, application_name="announcer-test") as wakeups:
+            announcer()
+            await announcer.close()
+            assert await wakeups.wait(5) is True
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(

@@ -7,8 +7,8 @@ from collections.abc import Collection, Mapping
 from typing import Protocol
 
 from sqlalchemy import TextClause, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from notes.connectors.database import SqlTransaction
 from notes.entities import CategoryCount, TagCount
 
 # Namespaces (first key) of the transaction-level advisory locks taken while recounting.
@@ -103,22 +103,22 @@ _RECOUNT_CATEGORIES = text(
 
 
 class SqlTagRepository(TagRepository):
-    """Tags and counts in PostgreSQL, through the unit of work's session.
+    """Tags and counts in PostgreSQL, through the unit of work's ORM session.
 
     A recount takes its locks in one statement and counts in the next: under READ COMMITTED
     each statement sees what was committed when it started, so the count sees every change
     committed before the lock was granted, including those of the recount it waited for.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, sql: SqlTransaction) -> None:
+        self._sql = sql
 
     async def set_note_tags(self, tags: Mapping[uuid.UUID, Collection[str]]) -> None:
         if not tags:
             return
         notes = sorted(tags)
         pairs = [(note_id, tag) for note_id in notes for tag in sorted(set(tags[note_id]))]
-        await self._session.execute(
+        await self._sql.session.execute(
             _SET_TAGS,
             {
                 "notes": notes,
@@ -128,7 +128,7 @@ class SqlTagRepository(TagRepository):
         )
 
     async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
-        rows = await self._session.scalars(
+        rows = await self._sql.session.scalars(
             text("SELECT tag FROM note_tags WHERE note_id = :note_id"), {"note_id": note_id}
         )
         return frozenset(rows)
@@ -142,13 +142,13 @@ class SqlTagRepository(TagRepository):
     async def _recount(self, namespace: int, recount: TextClause, names: list[str]) -> None:
         if not names:
             return
-        await self._session.execute(_LOCK, {"namespace": namespace, "names": names})
-        await self._session.execute(recount, {"names": names})
+        await self._sql.session.execute(_LOCK, {"namespace": namespace, "names": names})
+        await self._sql.session.execute(recount, {"names": names})
 
     async def tag_counts(self) -> list[TagCount]:
         query = select(TagCount).order_by(TagCount.count.desc(), TagCount.name)
-        return list(await self._session.scalars(query))
+        return list(await self._sql.session.scalars(query))
 
     async def category_counts(self) -> list[CategoryCount]:
         query = select(CategoryCount).order_by(CategoryCount.count.desc(), CategoryCount.name)
-        return list(await self._session.scalars(query))
+        return list(await self._sql.session.scalars(query))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Protocol, Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notes.connectors.database import SqlTransaction
 from notes.connectors.event_log import EventLog, SqlEventLog
 from notes.connectors.idempotency_repository import (
     IdempotencyKeyRepository,
@@ -41,18 +44,35 @@ class UnitOfWork(Protocol):
         """Make every change of this unit of work durable, or raise and keep none."""
 
 
-class SqlUnitOfWork(UnitOfWork):
-    """A unit of work on one SQLAlchemy session (one connection, one transaction)."""
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends a connection for the length of a unit of work: ``engine.connect`` in the service."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
-        self._session_factory = session_factory
+
+class SqlUnitOfWork(UnitOfWork):
+    """A unit of work on one pooled connection and one transaction.
+
+    If the lent connection is already in a transaction (a test's, rolled back afterwards), the
+    unit of work runs in a SAVEPOINT inside it instead. ``announce`` is called after each
+    commit that recorded events: the service wakes the event worker there, outside the
+    transaction (see ``notifications.Announcer``).
+    """
+
+    def __init__(self, connect: Connect, *, announce: Callable[[], None] | None = None) -> None:
+        self._connect = connect
+        self._announce = announce
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self.notes = SqlNoteRepository(self._session)
-        self.events = SqlEventLog(self._session)
-        self.tags = SqlTagRepository(self._session)
-        self.idempotency_keys = SqlIdempotencyKeyRepository(self._session)
+        self._lease = self._connect()
+        connection = await self._lease.__aenter__()
+        try:
+            self._sql = await SqlTransaction.begin(connection)
+        except BaseException:
+            await self._lease.__aexit__(None, None, None)
+            raise
+        self.notes = SqlNoteRepository(self._sql)
+        self.events = self._events = SqlEventLog(self._sql)
+        self.tags = SqlTagRepository(self._sql)
+        self.idempotency_keys = SqlIdempotencyKeyRepository(self._sql)
         return self
 
     async def __aexit__(
@@ -61,8 +81,12 @@ class SqlUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Closing the session rolls back whatever was not committed and returns the connection.
-        await self._session.close()
+        try:
+            await self._sql.end()
+        finally:
+            await self._lease.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        await self._session.commit()
+        await self._sql.commit()
+        if self._events.recorded and self._announce is not None:
+            self._announce()

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from notes.connectors.database import create_session_factory
 from notes.connectors.notes_repository import NoteFilter, Position, list_statement
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.ids import uuid7
@@ -32,8 +31,7 @@ GUARD_SECONDS = 30
 @pytest.fixture
 def committing(engine):
     """Units of work that really commit, each on a connection of its own."""
-    sessions = create_session_factory(engine)
-    return lambda: SqlUnitOfWork(sessions)
+    return lambda: SqlUnitOfWork(engine.connect)
 
 
 @pytest.fixture
