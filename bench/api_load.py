@@ -245,8 +245,14 @@ def main() -> int:
     live = f"SELECT {COLUMNS} FROM notes WHERE deleted_at IS NULL"  # noqa: S608
     newest_first = "ORDER BY creation_date DESC, id DESC"
     statements = {
-        "POST /notes/": "INSERT INTO notes (id, contents, category, creation_date, updated_at) "  # noqa: S608
-        f"VALUES ({insert_id}, 'benchmark note #bench', 'bench', now(), now());",
+        # A note and its event, in one transaction (the NOTIFY is sent after it, coalesced).
+        "POST /notes/": "BEGIN;\n"
+        "INSERT INTO notes (id, contents, category, creation_date, updated_at) "
+        f"VALUES ({insert_id}, 'benchmark note #bench', 'bench', now(), now());\n"
+        "INSERT INTO events (type, note_id, occurred_at, payload) "
+        f"VALUES ('NoteCreated', {insert_id}, now(), "
+        """'{"category": "bench", "tags": ["bench"]}') RETURNING id;\n"""
+        "COMMIT;",
         "GET /notes/{id}/": f"\\set n random(1, {options.notes})\n{live} AND id = {seeded_id_sql};",
         "GET /notes/?limit=20": f"{live} {newest_first} LIMIT 20;",
         f"GET /notes/?offset={deep}&limit=20": f"{live} {newest_first} OFFSET {deep} LIMIT 20;",

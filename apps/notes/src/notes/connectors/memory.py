@@ -18,7 +18,7 @@ from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteReposit
 from notes.connectors.notifications import Wakeups
 from notes.connectors.tags_repository import TagRepository
 from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import CategoryCount, IdempotencyKey, Note, NoteEvent, TagCount
+from notes.entities import CategoryCount, IdempotencyKey, Note, NoteEvent, NoteView, TagCount
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -198,16 +198,25 @@ class InMemoryNoteRepository(NoteRepository):
             raise ValueError(msg)
         self.rows[note.id] = note
 
-    async def get(self, note_id: uuid.UUID, *, for_update: bool = False) -> Note | None:
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        note = self._live(note_id)
+        return None if note is None else NoteView.of(note)
+
+    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
+        return self._live(note_id)
+
+    async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
+        return [NoteView.of(note) for note in self._live_among(note_ids)]
+
+    async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
+        return self._live_among(note_ids)
+
+    def _live(self, note_id: uuid.UUID) -> Note | None:
         note = self.rows.get(note_id)
         return note if note is not None and note.deleted_at is None else None
 
-    async def get_many(
-        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
-    ) -> list[Note]:
-        found = [
-            await self.get(note_id, for_update=for_update) for note_id in sorted(set(note_ids))
-        ]
+    def _live_among(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
+        found = [self._live(note_id) for note_id in sorted(set(note_ids))]
         return [note for note in found if note is not None]
 
     async def list(
@@ -217,14 +226,14 @@ class InMemoryNoteRepository(NoteRepository):
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
-    ) -> list[Note]:
+    ) -> list[NoteView]:
         found = [
             n for n in self.rows.values() if _matches(n, where, self._note_tags.get(n.id, _NONE))
         ]
         if after is not None:
             found = [n for n in found if Position.of(n) < after]
         found.sort(key=Position.of, reverse=True)
-        return found[offset : offset + limit]
+        return [NoteView.of(note) for note in found[offset : offset + limit]]
 
 
 class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):

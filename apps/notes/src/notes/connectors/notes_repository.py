@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import uuid
 from collections.abc import Collection, Sequence
@@ -13,10 +14,9 @@ from psycopg import AsyncCursor
 from psycopg.rows import AsyncRowFactory, RowMaker
 from sqlalchemy import Select, Uuid, any_, bindparam, cast, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
-from sqlalchemy.orm import configure_mappers
 
 from notes.connectors.database import SqlTransaction, driver_sql
-from notes.entities import Note, NoteTag
+from notes.entities import Note, NoteTag, NoteView
 from notes.entities.note import SEARCH_CONFIG
 
 
@@ -48,7 +48,7 @@ class Position:
     id: uuid.UUID
 
     @classmethod
-    def of(cls, note: Note) -> Position:
+    def of(cls, note: Note | NoteView) -> Position:
         """The position of ``note``."""
         return cls(note.creation_date, note.id)
 
@@ -59,19 +59,23 @@ class NoteRepository(Protocol):
     async def add(self, note: Note) -> None:
         """Insert a new note, as it is now, in the unit of work's transaction.
 
-        Later changes to ``note`` are not stored: to change a stored note, ``get`` it.
+        Later changes to ``note`` are not stored: to change a stored note, get it for update.
         """
 
-    async def get(self, note_id: uuid.UUID, *, for_update: bool = False) -> Note | None:
-        """The live (not deleted) note with ``note_id``; locked until commit if ``for_update``.
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        """The live (not deleted) note with ``note_id``, as it is now."""
+
+    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
+        """The live note with ``note_id``, locked until commit; its changes are kept at commit.
 
         A locked read waits for any other transaction holding the note, then sees its result.
         """
 
-    async def get_many(
-        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
-    ) -> list[Note]:
-        """The live notes among ``note_ids``, by id; locked as ``get`` does if ``for_update``.
+    async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
+        """The live notes among ``note_ids``, by id."""
+
+    async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
+        """The live notes among ``note_ids``, by id, locked as ``get_for_update`` does.
 
         Locks are taken in id order, so two units of work locking overlapping notes never
         wait for each other in a cycle.
@@ -84,7 +88,7 @@ class NoteRepository(Protocol):
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
-    ) -> list[Note]:
+    ) -> list[NoteView]:
         """Live notes matching ``where``, newest first (ties broken by id, highest first).
 
         With ``after``, only the notes that sort after that position (older, or as old with a
@@ -106,21 +110,23 @@ class SqlNoteRepository(NoteRepository):
     async def add(self, note: Note) -> None:
         await self._sql.driver.execute(_INSERT, {key: getattr(note, key) for key in _INSERTED})
 
-    async def get(self, note_id: uuid.UUID, *, for_update: bool = False) -> Note | None:
-        if for_update:
-            found = await self._sql.session.scalars(_GET_FOR_UPDATE, {"note_id": note_id})
-            return found.one_or_none()
-        return await self._sql.fetch_one(_GET, {"note_id": note_id}, _NOTE_ROW)
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        return await self._sql.fetch_one(_GET, {"note_id": note_id}, _VIEW_ROW)
 
-    async def get_many(
-        self, note_ids: Collection[uuid.UUID], *, for_update: bool = False
-    ) -> list[Note]:
+    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
+        found = await self._sql.session.scalars(_GET_FOR_UPDATE, {"note_id": note_id})
+        return found.one_or_none()
+
+    async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
+        if not note_ids:
+            return []
+        return await self._sql.fetch_all(_GET_MANY, {"note_ids": sorted(set(note_ids))}, _VIEW_ROW)
+
+    async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
         if not note_ids:
             return []
         ids = sorted(set(note_ids))
-        if for_update:
-            return list(await self._sql.session.scalars(_GET_MANY_FOR_UPDATE, {"note_ids": ids}))
-        return await self._sql.fetch_all(_GET_MANY, {"note_ids": ids}, _NOTE_ROW)
+        return list(await self._sql.session.scalars(_GET_MANY_FOR_UPDATE, {"note_ids": ids}))
 
     async def list(
         self,
@@ -129,37 +135,30 @@ class SqlNoteRepository(NoteRepository):
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
-    ) -> list[Note]:
+    ) -> list[NoteView]:
         sql, params = _list_sql(_ListShape.of(where, after=after))
         params |= _list_params(limit=limit, offset=offset, after=after, where=where)
-        return await self._sql.fetch_all(sql, params, _NOTE_ROW)
+        return await self._sql.fetch_all(sql, params, _VIEW_ROW)
 
 
 _NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
 # Every stored column but the generated one, which only queries read.
-_COLUMNS = [column for column in _NOTES_TABLE.columns if column.computed is None]
-_INSERTED = [column.key for column in _COLUMNS]
+_INSERTED = [column.key for column in _NOTES_TABLE.columns if column.computed is None]
+# A snapshot's fields, in order.
+_VIEW_COLUMNS = [_NOTES_TABLE.columns[field.name] for field in dataclasses.fields(NoteView)]
 
 
-def _note_row(cursor: AsyncCursor[Any]) -> RowMaker[Note]:
-    """Notes from rows as the ORM loads them: attributes set directly, no change events.
-
-    Calling ``Note(...)`` would run the ORM's change tracking for every attribute, which
-    costs several times the rest of reading a row.
-    """
-    configure_mappers()  # once per process; after that, a check of a flag
-    new_note = Note.__mapper__.class_manager.new_instance
-    names = [column.name for column in cursor.description or ()]
-
-    def make(values: Sequence[Any]) -> Note:
-        note: Note = new_note()
-        note.__dict__.update(zip(names, values, strict=True))
-        return note
-
-    return make
+def _view_row(cursor: AsyncCursor[Any]) -> RowMaker[NoteView]:
+    """Rows of ``_VIEW_COLUMNS`` as snapshots."""
+    del cursor  # every statement using it selects _VIEW_COLUMNS, in that order
+    return _make_view
 
 
-_NOTE_ROW: AsyncRowFactory[Note] = _note_row
+def _make_view(values: Sequence[Any]) -> NoteView:
+    return NoteView(*values)
+
+
+_VIEW_ROW: AsyncRowFactory[NoteView] = _view_row
 # The ORM's statements, for locked reads (built once: building costs more than running them).
 _GET_FOR_UPDATE = (
     select(Note).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None)).with_for_update()
@@ -173,10 +172,10 @@ _GET_MANY_FOR_UPDATE = (
 # The driver's statements, compiled once.
 _INSERT, _ = driver_sql(insert(_NOTES_TABLE).values({key: bindparam(key) for key in _INSERTED}))
 _GET, _ = driver_sql(
-    select(*_COLUMNS).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
+    select(*_VIEW_COLUMNS).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
 )
 _GET_MANY, _ = driver_sql(
-    select(*_COLUMNS)
+    select(*_VIEW_COLUMNS)
     .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
     .order_by(Note.id)
 )
@@ -235,7 +234,7 @@ def _list_query(shape: _ListShape) -> Select[Note]:
 
 @functools.cache
 def _list_sql(shape: _ListShape) -> tuple[str, dict[str, Any]]:
-    sql, constants = driver_sql(_list_query(shape).with_only_columns(*_COLUMNS))
+    sql, constants = driver_sql(_list_query(shape).with_only_columns(*_VIEW_COLUMNS))
     return sql, constants
 
 

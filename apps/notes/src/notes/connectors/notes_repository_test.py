@@ -65,10 +65,10 @@ async def test_get_many_finds_the_live_notes_among_the_ids_in_id_order(uow, note
     await _add(uow, [*notes, gone])
     async with uow:
         asked = [notes[2].id, gone.id, missing.id, notes[0].id, notes[2].id]
-        for for_update in (False, True):
-            found = await uow.notes.get_many(asked, for_update=for_update)
+        for get_many in (uow.notes.get_many, uow.notes.get_many_for_update):
+            found = await get_many(asked)
             assert [n.id for n in found] == sorted([notes[0].id, notes[2].id])
-        assert await uow.notes.get_many([]) == []
+            assert await get_many([]) == []
 
 
 async def test_list_orders_newest_first_and_breaks_ties_by_id(uow, note_factory, make_unique):
@@ -118,7 +118,7 @@ async def test_change_to_a_locked_note_is_kept_on_commit(uow, note_factory):
     note = note_factory.build()
     await _add(uow, [note])
     async with uow:
-        found = await uow.notes.get(note.id, for_update=True)
+        found = await uow.notes.get_for_update(note.id)
         found.contents = "changed"
         found.version = 2
         await uow.commit()

@@ -10,7 +10,7 @@ from notes.entities.events import (
     ProcessedEvent,
 )
 from notes.entities.idempotency import IdempotencyKey
-from notes.entities.note import Note
+from notes.entities.note import Note, NoteView
 from notes.entities.tags import CategoryCount, NoteTag, TagCount, extract_tags
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "NoteEvent",
     "NoteTag",
     "NoteUpdated",
+    "NoteView",
     "ProcessedEvent",
     "TagCount",
     "extract_tags",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, Computed, DateTime, Index, Integer, String, Text, Uuid
@@ -52,6 +53,37 @@ class Note(Base):
 
     def __repr__(self) -> str:
         return f"Note(id={self.id!s}, category={self.category!r}, version={self.version})"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteView:
+    """A note as read for showing: an immutable snapshot the ORM knows nothing of.
+
+    Reads return these rather than ``Note``: an ORM instance carries change tracking that a
+    read never uses and that costs more than the read itself. To change a note, get it for
+    update: that returns the ``Note``, whose changes are written at commit.
+    """
+
+    id: uuid.UUID
+    contents: str
+    category: str
+    creation_date: datetime
+    updated_at: datetime
+    version: int
+    deleted_at: datetime | None = None
+
+    @classmethod
+    def of(cls, note: Note) -> NoteView:
+        """A snapshot of ``note`` as it is now."""
+        return cls(
+            id=note.id,
+            contents=note.contents,
+            category=note.category,
+            creation_date=note.creation_date,
+            updated_at=note.updated_at,
+            version=note.version,
+            deleted_at=note.deleted_at,
+        )
 
 
 # Newest first over live notes, with and without a category: the list's sort order, so a page

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from notes.entities import CategoryCount, Note, TagCount
+from notes.entities import CategoryCount, Note, NoteView, TagCount
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
 from notes.services.cursors import MAX_CURSOR_LENGTH
@@ -105,7 +105,7 @@ class NoteRead(BaseModel):
     version: int
 
     @classmethod
-    def from_entity(cls, note: Note) -> NoteRead:
+    def from_entity(cls, note: Note | NoteView) -> NoteRead:
         """The API view of ``note``."""
         return cls(
             id=note.id,

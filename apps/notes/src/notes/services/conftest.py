@@ -26,9 +26,13 @@ class ReadRecordingRepository(InMemoryNoteRepository):
         super().__init__(rows)
         self.reads = reads
 
-    async def get(self, note_id, *, for_update=False):
-        self.reads.append((note_id, for_update))
-        return await super().get(note_id, for_update=for_update)
+    async def get(self, note_id):
+        self.reads.append((note_id, False))
+        return await super().get(note_id)
+
+    async def get_for_update(self, note_id):
+        self.reads.append((note_id, True))
+        return await super().get_for_update(note_id)
 
 
 class ReadRecordingUnitOfWork(InMemoryUnitOfWork):

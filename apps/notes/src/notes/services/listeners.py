@@ -54,7 +54,7 @@ GRAPH_END = "<!-- events-graph:end -->"
 async def tag_note(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
     """Make each note's tags those of its contents now; none once it is deleted."""
     note_ids = {event.note_id for event in events}
-    live = {note.id: note for note in await uow.notes.get_many(note_ids, for_update=True)}
+    live = {note.id: note for note in await uow.notes.get_many_for_update(note_ids)}
     await uow.tags.set_note_tags(
         {
             note_id: extract_tags(live[note_id].contents) if note_id in live else ()

@@ -241,15 +241,16 @@ async def test_tag_note_reads_the_notes_under_their_row_locks(memory_db, service
     batch = await events(memory_db)
     asked = []
     async with memory_db.unit_of_work() as uow:
-        get_many = uow.notes.get_many
+        for name in ("get_many", "get_many_for_update"):
+            read = getattr(uow.notes, name)
 
-        async def recording(note_ids, *, for_update=False):
-            asked.append((sorted(note_ids), for_update))
-            return await get_many(note_ids, for_update=for_update)
+            async def recording(note_ids, *, name=name, read=read):
+                asked.append((name, sorted(note_ids)))
+                return await read(note_ids)
 
-        uow.notes.get_many = recording
+            setattr(uow.notes, name, recording)
         await tag_note(uow, batch)
-    assert asked == [(sorted(e.note_id for e in batch), True)]
+    assert asked == [("get_many_for_update", sorted(e.note_id for e in batch))]
 
 
 @pytest.mark.parametrize("event_type", [NoteCreated, NoteUpdated, NoteDeleted])

@@ -16,7 +16,7 @@ from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.connectors.unit_of_work import UnitOfWork
 from notes.core.clock import Clock, utc_now
 from notes.core.ids import uuid7
-from notes.entities import IdempotencyKey, Note, NoteCreated, NoteDeleted, NoteUpdated
+from notes.entities import IdempotencyKey, Note, NoteCreated, NoteDeleted, NoteUpdated, NoteView
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
     IdempotencyKeyInUseError,
@@ -34,7 +34,7 @@ PURGE_BATCH = 100
 class Page:
     """One page of a list, and the cursor of the next page (None when this is the last)."""
 
-    notes: list[Note]
+    notes: list[NoteView]
     next_cursor: str | None
 
 
@@ -151,7 +151,7 @@ class NotesService:
             await uow.commit()
         return response, False
 
-    async def get_or_raise(self, note_id: uuid.UUID) -> Note:
+    async def get_or_raise(self, note_id: uuid.UUID) -> NoteView:
         """The live note with ``note_id``; NoteNotFoundError if there is none."""
         async with self._read_uow() as uow:
             note = await uow.notes.get(note_id)
@@ -175,7 +175,7 @@ class NotesService:
         something bumps ``version`` and sets ``updated_at``; one that alters nothing does not.
         """
         async with self._uow() as uow:
-            note = await uow.notes.get(note_id, for_update=True)
+            note = await uow.notes.get_for_update(note_id)
             if note is None:
                 raise NoteNotFoundError(note_id)
             if if_version is not None and note.version not in if_version:
@@ -223,7 +223,7 @@ class NotesService:
     async def delete(self, note_id: uuid.UUID) -> Note:
         """Mark the note deleted and return it; NoteNotFoundError if it is not live."""
         async with self._uow() as uow:
-            note = await uow.notes.get(note_id, for_update=True)
+            note = await uow.notes.get_for_update(note_id)
             if note is None:
                 raise NoteNotFoundError(note_id)
             note.deleted_at = self._clock()

@@ -68,7 +68,7 @@ async def test_edit_waiting_for_a_concurrent_edit_sees_its_version_and_conflicts
 ):
     note = await live_service.create(contents="v1", category=make_unique("cat"))
     async with committing() as first:
-        locked = await first.notes.get(note.id, for_update=True)
+        locked = await first.notes.get_for_update(note.id)
         locked.contents = "v2 by the first edit"
         locked.version = 2
         second = asyncio.create_task(

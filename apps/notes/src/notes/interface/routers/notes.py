@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from notes.connectors.notes_repository import NoteFilter
-from notes.entities import Note
+from notes.entities import Note, NoteView
 from notes.entities.idempotency import IDEMPOTENCY_KEY_MAX
 from notes.interface.conditional import etag, if_match_versions, none_match
 from notes.interface.dependencies import NotesServiceDep
@@ -181,5 +181,5 @@ async def delete_note(note_id: uuid.UUID, service: NotesServiceDep, response: Re
     return NoteRead.from_entity(note)
 
 
-def _etag_only(note: Note) -> dict[str, str]:
+def _etag_only(note: Note | NoteView) -> dict[str, str]:
     return {"ETag": etag(note.version)}
