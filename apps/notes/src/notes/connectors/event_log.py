@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from psycopg.rows import tuple_row
@@ -25,6 +25,9 @@ class EventLog(Protocol):
 
     async def add(self, event: NoteEvent) -> NoteEvent:
         """Record ``event``; return it with its id. Listeners are woken after the commit."""
+
+    async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
+        """Record ``events``, in order, in one round trip; return them with their ids."""
 
     async def claim_pending(self, limit: int) -> list[NoteEvent]:
         """Up to ``limit`` undispatched events, oldest first, locked until this unit of work ends.
@@ -72,6 +75,15 @@ _MARK_PROCESSED = text(
 _COLUMNS = "id, type, note_id, occurred_at, payload"
 
 
+def _added(event: NoteEvent) -> dict[str, object]:
+    return {
+        "type": event.type,
+        "note_id": event.note_id,
+        "occurred_at": event.occurred_at,
+        "payload": Jsonb(event.payload()),
+    }
+
+
 class SqlEventLog(EventLog):
     """Events in PostgreSQL, in the unit of work's transaction.
 
@@ -87,21 +99,21 @@ class SqlEventLog(EventLog):
         self.recorded = False
 
     async def add(self, event: NoteEvent) -> NoteEvent:
-        row = await self._sql.fetch_one(
-            _ADD,
-            {
-                "type": event.type,
-                "note_id": event.note_id,
-                "occurred_at": event.occurred_at,
-                "payload": Jsonb(event.payload()),
-            },
-            tuple_row,
-        )
-        if row is None:  # pragma: no cover - INSERT ... RETURNING returns its row
-            msg = "INSERT ... RETURNING returned no row"
-            raise RuntimeError(msg)
+        [recorded] = await self.add_all([event])
+        return recorded
+
+    async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
+        if not events:
+            return []
+        ids: list[int] = []
+        async with self._sql.driver.cursor(row_factory=tuple_row) as cursor:
+            # One statement per event, sent together (psycopg's pipeline mode).
+            await cursor.executemany(_ADD, [_added(event) for event in events], returning=True)
+            ids.extend(row[0] for row in await cursor.fetchall())
+            while cursor.nextset():
+                ids.extend(row[0] for row in await cursor.fetchall())
         self.recorded = True
-        return dataclasses.replace(event, id=row[0])
+        return [dataclasses.replace(event, id=id_) for event, id_ in zip(events, ids, strict=True)]
 
     async def claim_pending(self, limit: int) -> list[NoteEvent]:
         rows = await self._sql.session.execute(

@@ -38,6 +38,20 @@ async def test_recorded_events_get_increasing_ids_and_read_back_equal(uow, note_
     assert found == recorded
 
 
+async def test_events_recorded_together_get_increasing_ids_in_order(uow, note_factory):
+    notes = note_factory.build_batch(4)
+    async with uow:
+        await uow.notes.add_all(notes)
+        recorded = await uow.events.add_all([NoteCreated.of(note, at=AT) for note in notes])
+        assert await uow.events.add_all([]) == []
+        await uow.commit()
+    assert [e.note_id for e in recorded] == [n.id for n in notes]
+    ids = [e.id for e in recorded]
+    assert ids == sorted(set(ids))
+    async with uow:
+        assert await uow.events.after(ids[0] - 1, limit=4) == recorded
+
+
 async def test_an_event_of_a_unit_of_work_that_did_not_commit_does_not_exist(uow, note_factory):
     [before] = await _record(uow, note_factory)
     note = note_factory.build()

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from types import TracebackType
@@ -198,6 +198,10 @@ class InMemoryNoteRepository(NoteRepository):
             raise ValueError(msg)
         self.rows[note.id] = note
 
+    async def add_all(self, notes: Sequence[Note]) -> None:
+        for note in notes:
+            await self.add(note)
+
     async def get(self, note_id: uuid.UUID) -> NoteView | None:
         note = self._live(note_id)
         return None if note is None else NoteView.of(note)
@@ -294,6 +298,9 @@ class InMemoryEventLog(EventLog):
         recorded = dataclasses.replace(event, id=self._database.last_event_id)
         self.events.rows[self._database.last_event_id] = recorded
         return recorded
+
+    async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
+        return [await self.add(event) for event in events]
 
     async def claim_pending(self, limit: int) -> list[NoteEvent]:
         claimed = self._database.claimed

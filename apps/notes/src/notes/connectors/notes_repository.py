@@ -62,6 +62,9 @@ class NoteRepository(Protocol):
         Later changes to ``note`` are not stored: to change a stored note, get it for update.
         """
 
+    async def add_all(self, notes: Sequence[Note]) -> None:
+        """Insert new notes, as ``add`` does each, in one round trip to the database."""
+
     async def get(self, note_id: uuid.UUID) -> NoteView | None:
         """The live (not deleted) note with ``note_id``, as it is now."""
 
@@ -108,7 +111,12 @@ class SqlNoteRepository(NoteRepository):
         self._sql = sql
 
     async def add(self, note: Note) -> None:
-        await self._sql.driver.execute(_INSERT, {key: getattr(note, key) for key in _INSERTED})
+        await self._sql.driver.execute(_INSERT, _inserted(note))
+
+    async def add_all(self, notes: Sequence[Note]) -> None:
+        if notes:
+            async with self._sql.driver.cursor() as cursor:
+                await cursor.executemany(_INSERT, [_inserted(note) for note in notes])
 
     async def get(self, note_id: uuid.UUID) -> NoteView | None:
         return await self._sql.fetch_one(_GET, {"note_id": note_id}, _VIEW_ROW)
@@ -146,6 +154,10 @@ _NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
 _INSERTED = [column.key for column in _NOTES_TABLE.columns if column.computed is None]
 # A snapshot's fields, in order.
 _VIEW_COLUMNS = [_NOTES_TABLE.columns[field.name] for field in dataclasses.fields(NoteView)]
+
+
+def _inserted(note: Note) -> dict[str, Any]:
+    return {key: getattr(note, key) for key in _INSERTED}
 
 
 def _view_row(cursor: AsyncCursor[Any]) -> RowMaker[NoteView]:

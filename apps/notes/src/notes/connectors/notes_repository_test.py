@@ -29,6 +29,17 @@ async def test_added_note_is_found_after_commit(uow, note_factory):
     )
 
 
+async def test_notes_added_together_are_found_after_commit(uow, note_factory):
+    notes = note_factory.build_batch(3)
+    async with uow:
+        await uow.notes.add_all(notes)
+        await uow.notes.add_all([])
+        await uow.commit()
+    async with uow:
+        found = await uow.notes.get_many([note.id for note in notes])
+    assert sorted((n.id, n.contents) for n in found) == sorted((n.id, n.contents) for n in notes)
+
+
 async def test_note_added_without_commit_is_gone(uow, note_factory):
     note = note_factory.build()
     async with uow:

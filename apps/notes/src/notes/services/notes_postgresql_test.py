@@ -39,6 +39,18 @@ def live_service(committing):
     return NotesService(committing)
 
 
+async def test_concurrent_creates_are_stored_with_their_events(live_service, committing):
+    created = await asyncio.gather(*(live_service.create(contents=f"#n{i}") for i in range(30)))
+    async with committing() as uow:
+        stored = await uow.notes.get_many([note.id for note in created])
+        events = await uow.events.after(0, limit=1_000_000)
+    assert sorted(note.id for note in stored) == sorted(note.id for note in created)
+    created_events = [e for e in events if e.note_id in {note.id for note in created}]
+    assert sorted(e.note_id for e in created_events) == sorted(note.id for note in created)
+    assert {e.type for e in created_events} == {"NoteCreated"}
+    assert live_service.create_batches < len(created)
+
+
 async def _wait_until_blocked_on_a_lock(engine, query_fragment):
     """Return once a session of this database waits on a lock in a query with the fragment."""
     for _ in range(GUARD_SECONDS * 20):

@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The notes use cases against the in-memory fakes: no database."""
 
+import asyncio
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,30 @@ async def test_create_commits_once(service, uow):
     await service.create(contents="x")
     assert uow.commits == 1
     assert len(uow.committed) == 1
+
+
+async def test_creates_that_arrive_together_are_committed_together(memory_db, clock):
+    service = NotesService(memory_db.unit_of_work, clock=clock)
+    created = await asyncio.gather(*(service.create(contents=f"note {i}") for i in range(5)))
+    assert memory_db.commits == 1
+    async with memory_db.unit_of_work() as uow:
+        stored = await uow.notes.get_many([note.id for note in created])
+        events = await uow.events.after(0, limit=100)
+    assert sorted(note.contents for note in stored) == [f"note {i}" for i in range(5)]
+    assert [event.note_id for event in events] == [note.id for note in created]
+
+
+async def test_when_a_group_fails_to_commit_each_create_is_tried_alone(memory_db, clock):
+    service = NotesService(memory_db.unit_of_work, clock=clock)
+    memory_db.fail_commits = 2  # the group's commit, then the first note's alone
+    first, *others = await asyncio.gather(
+        *(service.create(contents=f"note {i}") for i in range(3)), return_exceptions=True
+    )
+    assert isinstance(first, ConnectionError)
+    assert all(isinstance(note, Note) for note in others)
+    async with memory_db.unit_of_work() as uow:
+        stored = await uow.notes.list(limit=10)
+    assert sorted(n.contents for n in stored) == ["note 1", "note 2"]
 
 
 async def test_category_defaults_to_empty(service):
