@@ -1,12 +1,13 @@
 """HTTP throughput of the API against the database's own limit, on this machine.
 
 Starts the API with 2 workers on a fresh ``notes_bench`` database holding 100,000 notes, loads
-each endpoint with wrk (32 connections, loopback only, a fixed duration), and runs pgbench on
+each endpoint with wrk (32 connections, loopback only, a fixed duration; the median of several
+rounds, each loading every endpoint in turn), and runs pgbench on
 the same server with the same SQL statements. Every API figure is also shown as a ratio of
 ``GET /`` measured in the same run: the HTTP stack's own ceiling here, so the ratios hold up on
 a noisy machine where absolute figures do not.
 
-    python bench/api_load.py [--notes 100000] [--seconds 10] [--connections 32]
+    python bench/api_load.py [--notes 100000] [--seconds 10] [--connections 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -55,15 +56,23 @@ SQL_SEEDED_ID = (
 
 def seed(url: str, count: int) -> None:
     """Insert ``count`` notes with COPY."""
-    with psycopg.connect(localpg.libpq_url(url)) as conn, conn.cursor() as cur:
-        with cur.copy(
+    with (
+        psycopg.connect(localpg.libpq_url(url)) as conn,
+        conn.cursor() as cur,
+        cur.copy(
             "COPY notes (id, contents, category, creation_date, updated_at) FROM STDIN"
-        ) as copy:
-            for n in range(1, count + 1):
-                created = datetime.fromtimestamp((BASE_MS + n) / 1000, UTC)
-                contents = f"note {n}: remember to check #item{n % 97} before the weekend"
-                copy.write_row((seeded_id(n), contents, CATEGORIES[n % 5], created, created))
-        cur.execute("ANALYZE notes")
+        ) as copy,
+    ):
+        for n in range(1, count + 1):
+            created = datetime.fromtimestamp((BASE_MS + n) / 1000, UTC)
+            contents = f"note {n}: remember to check #item{n % 97} before the weekend"
+            copy.write_row((seeded_id(n), contents, CATEGORIES[n % 5], created, created))
+    # Vacuumed now, and autovacuum kept off these tables while the benchmark runs, so that no
+    # background maintenance lands in the middle of a measurement.
+    with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) notes")
+        for table in ("notes", "events"):
+            conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
 
 
 def free_port() -> int:
@@ -192,6 +201,7 @@ def main() -> int:
     parser.add_argument("--notes", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it from the OS packages)")
@@ -228,16 +238,25 @@ def main() -> int:
         ("GET /notes/?limit=20", base + "/notes/?limit=20", None),
         (f"GET /notes/?offset={deep}&limit=20", base + f"/notes/?offset={deep}&limit=20", None),
     ]
-    results: dict[str, Load] = {}
+    # Rounds, each loading every endpoint in turn: the figure of an endpoint is its median
+    # over the rounds, so a burst of other work on the machine spoils one sample, not the result.
+    samples: dict[str, list[Load]] = {name: [] for name, _, _ in scenarios}
     try:
-        for name, target, script in scenarios:
-            print(f"loading {name} for {options.seconds} s ...", flush=True)
-            results[name] = wrk(
-                target, script=script, seconds=options.seconds, connections=options.connections
-            )
+        for round_ in range(1, options.rounds + 1):
+            for name, target, script in scenarios:
+                print(f"round {round_}: loading {name} for {options.seconds} s ...", flush=True)
+                samples[name].append(
+                    wrk(
+                        target,
+                        script=script,
+                        seconds=options.seconds,
+                        connections=options.connections,
+                    )
+                )
     finally:
         api.terminate()
         api.wait(30)
+    results = {name: _median(loads) for name, loads in samples.items()}
 
     seeded_id_sql = SQL_SEEDED_ID.format(base=BASE_MS)
     insert_id = "uuidv7()" if _server_major(url) >= 18 else "gen_random_uuid()"
@@ -283,7 +302,8 @@ def main() -> int:
     print()
     print(
         f"HTTP load: {machine()}; {options.notes:,} notes; wrk -t2 -c{options.connections} "
-        f"-d{options.seconds}s; API with 2 workers; database on the same machine"
+        f"-d{options.seconds}s, median of {options.rounds} rounds; API with 2 workers; "
+        "database on the same machine"
     )
     print()
     print(
@@ -303,6 +323,12 @@ def main() -> int:
     )
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _median(loads: list[Load]) -> Load:
+    """The load with the median throughput, carrying the errors of every load."""
+    middle = sorted(loads, key=lambda load: load.rps)[len(loads) // 2]
+    return Load(middle.rps, middle.p50_ms, middle.p99_ms, sum(load.errors for load in loads))
 
 
 def _server_major(url: str) -> int:

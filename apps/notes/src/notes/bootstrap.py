@@ -8,8 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notes.connectors.database import create_engine, wait_for_database
+from notes.connectors.database import (
+    ReadPool,
+    create_engine,
+    create_read_pool,
+    wait_for_database,
+)
 from notes.connectors.migrations import head_revision
+from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
 from notes.core.config import Settings
@@ -21,6 +27,9 @@ from notes.services.tags import TagsService
 
 _logger = logging.getLogger(__name__)
 
+# The database has answered by then: a pool that cannot open its first connection is broken.
+READ_POOL_OPEN_TIMEOUT = 10.0
+
 
 @dataclass(frozen=True)
 class Container:
@@ -28,7 +37,7 @@ class Container:
 
     settings: Settings
     engine: AsyncEngine
-    read_engine: AsyncEngine
+    read_pool: ReadPool
     schema_head: str
     announcer: Announcer
     uow: Callable[[], UnitOfWork]
@@ -39,7 +48,7 @@ class Container:
         """Send the last wake-up of the event worker, then release the database connections."""
         await self.announcer.close()
         await self.engine.dispose()
-        await self.read_engine.dispose()
+        await self.read_pool.close()
 
 
 async def bootstrap(settings: Settings) -> Container:
@@ -54,29 +63,31 @@ async def bootstrap(settings: Settings) -> Container:
     except BaseException:
         await engine.dispose()
         raise
-    read_engine = create_engine(settings, autocommit=True)
-    announcer = Announcer(notify_on(read_engine))
+    read_pool = create_read_pool(settings)
+    try:
+        await read_pool.open(wait=True, timeout=READ_POOL_OPEN_TIMEOUT)
+    except BaseException:
+        await read_pool.close()
+        await engine.dispose()
+        raise
+    announcer = Announcer(notify_on(read_pool))
 
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
-    def read_uow() -> UnitOfWork:
-        return SqlUnitOfWork(read_engine.connect)
-
     container = Container(
         settings=settings,
         engine=engine,
-        read_engine=read_engine,
+        read_pool=read_pool,
         schema_head=head_revision(settings.migrations_dir),
         announcer=announcer,
         uow=uow,
         notes=NotesService(
             uow,
-            read_uow=read_uow,
+            reader=PooledNoteReader(read_pool),
             cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
         ),
-        # Reading the counts is one statement each: no transaction of its own.
-        tags=TagsService(read_uow),
+        tags=TagsService(uow),
     )
     _logger.info("connected to the database; schema head is %s", container.schema_head)
     return container

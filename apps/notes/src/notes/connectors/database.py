@@ -1,4 +1,4 @@
-"""The async engine, and one transaction on one of its connections for a unit of work."""
+"""The async engine and the read pool; one transaction on a connection for a unit of work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import logging
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import AsyncRowFactory
+from psycopg.rows import AsyncRowFactory, TupleRow
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
@@ -30,22 +31,44 @@ class DatabaseUnavailableError(RuntimeError):
     """The database did not answer within the configured attempts."""
 
 
-def create_engine(settings: Settings, *, autocommit: bool = False) -> AsyncEngine:
-    """An engine with a bounded pool; nothing connects until first use.
-
-    An ``autocommit`` engine runs each statement as its own transaction and skips the rollback
-    a pool normally sends when a connection comes back: right for reads of a single statement,
-    which then cost one round trip (no BEGIN, no ROLLBACK). It must not be used for anything
-    that needs a transaction (writes, locks, several statements that must agree).
-    """
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine with a bounded pool; nothing connects until first use."""
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=3600,
         connect_args={"connect_timeout": 5, "application_name": settings.app_name},
-        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )
+
+
+ReadPool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+
+
+def create_read_pool(settings: Settings) -> ReadPool:
+    """A psycopg pool of autocommit connections, for statements that need no transaction.
+
+    Single-statement reads and the NOTIFY after a commit run here, each in one round trip:
+    no BEGIN, no ROLLBACK, and none of SQLAlchemy's pool and connection layers. It grows
+    from one connection to ``db_pool_size`` as requests wait. Opened by ``bootstrap``.
+    """
+    return AsyncConnectionPool(
+        libpq_url(settings.database_url),
+        min_size=1,
+        max_size=settings.db_pool_size,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": 5,
+            "application_name": settings.app_name,
+        },
+        open=False,
+        name=f"{settings.app_name}-reads",
+    )
+
+
+def libpq_url(database_url: str) -> str:
+    """The service's SQLAlchemy URL as a plain libpq URL (no ``+psycopg``)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def describe(engine: AsyncEngine) -> str:
@@ -146,17 +169,13 @@ class SqlTransaction:
         self, sql: str, params: dict[str, Any], row: AsyncRowFactory[Row]
     ) -> Row | None:
         """The first row of ``sql`` built by ``row``, or None."""
-        async with self.driver.cursor(row_factory=row) as cursor:
-            await cursor.execute(sql, params)
-            return await cursor.fetchone()
+        return await fetch_one(self.driver, sql, params, row)
 
     async def fetch_all(
         self, sql: str, params: dict[str, Any], row: AsyncRowFactory[Row]
     ) -> list[Row]:
         """Every row of ``sql``, each built by ``row``."""
-        async with self.driver.cursor(row_factory=row) as cursor:
-            await cursor.execute(sql, params)
-            return await cursor.fetchall()
+        return await fetch_all(self.driver, sql, params, row)
 
     async def commit(self) -> None:
         """Write the session's pending changes, then commit everything."""
@@ -177,3 +196,27 @@ class SqlTransaction:
                 await self.driver.rollback()  # sends nothing when there is nothing to undo
             elif self._savepoint.is_active:
                 await self._savepoint.rollback()
+
+
+async def fetch_one(
+    driver: psycopg.AsyncConnection[Any],
+    sql: str,
+    params: dict[str, Any],
+    row: AsyncRowFactory[Row],
+) -> Row | None:
+    """The first row of ``sql`` on ``driver``, built by ``row``, or None."""
+    async with driver.cursor(row_factory=row) as cursor:
+        await cursor.execute(sql, params)
+        return await cursor.fetchone()
+
+
+async def fetch_all(
+    driver: psycopg.AsyncConnection[Any],
+    sql: str,
+    params: dict[str, Any],
+    row: AsyncRowFactory[Row],
+) -> list[Row]:
+    """Every row of ``sql`` on ``driver``, each built by ``row``."""
+    async with driver.cursor(row_factory=row) as cursor:
+        await cursor.execute(sql, params)
+        return await cursor.fetchall()

@@ -15,7 +15,13 @@ from psycopg.rows import AsyncRowFactory, RowMaker
 from sqlalchemy import Select, Uuid, any_, bindparam, cast, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
 
-from notes.connectors.database import SqlTransaction, driver_sql
+from notes.connectors.database import (
+    ReadPool,
+    SqlTransaction,
+    driver_sql,
+    fetch_all,
+    fetch_one,
+)
 from notes.entities import Note, NoteTag, NoteView
 from notes.entities.note import SEARCH_CONFIG
 
@@ -53,8 +59,32 @@ class Position:
         return cls(note.creation_date, note.id)
 
 
-class NoteRepository(Protocol):
-    """Stores notes. Never commits: the unit of work that owns it does."""
+class NoteReader(Protocol):
+    """Reads live notes as snapshots, each read on its own (it joins no transaction)."""
+
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        """The live (not deleted) note with ``note_id``, as it is now."""
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Position | None = None,
+        where: NoteFilter = NO_FILTER,
+    ) -> list[NoteView]:
+        """Live notes matching ``where``, newest first (ties broken by id, highest first).
+
+        With ``after``, only the notes that sort after that position (older, or as old with a
+        lower id); ``offset`` then skips that many of them.
+        """
+
+
+class NoteRepository(NoteReader, Protocol):
+    """Stores notes, and reads them inside a unit of work. Never commits: the unit of work does.
+
+    ``get`` and ``list`` read as ``NoteReader`` says, in the unit of work's transaction.
+    """
 
     async def add(self, note: Note) -> None:
         """Insert a new note, as it is now, in the unit of work's transaction.
@@ -64,9 +94,6 @@ class NoteRepository(Protocol):
 
     async def add_all(self, notes: Sequence[Note]) -> None:
         """Insert new notes, as ``add`` does each, in one round trip to the database."""
-
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        """The live (not deleted) note with ``note_id``, as it is now."""
 
     async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
         """The live note with ``note_id``, locked until commit; its changes are kept at commit.
@@ -82,20 +109,6 @@ class NoteRepository(Protocol):
 
         Locks are taken in id order, so two units of work locking overlapping notes never
         wait for each other in a cycle.
-        """
-
-    async def list(
-        self,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: Position | None = None,
-        where: NoteFilter = NO_FILTER,
-    ) -> list[NoteView]:
-        """Live notes matching ``where``, newest first (ties broken by id, highest first).
-
-        With ``after``, only the notes that sort after that position (older, or as old with a
-        lower id); ``offset`` then skips that many of them.
         """
 
 
@@ -144,9 +157,31 @@ class SqlNoteRepository(NoteRepository):
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
-        sql, params = _list_sql(_ListShape.of(where, after=after))
-        params |= _list_params(limit=limit, offset=offset, after=after, where=where)
+        sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
         return await self._sql.fetch_all(sql, params, _VIEW_ROW)
+
+
+class PooledNoteReader(NoteReader):
+    """Reads on autocommit connections of the read pool: one round trip each, no transaction."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        async with self._pool.connection() as connection:
+            return await fetch_one(connection, _GET, {"note_id": note_id}, _VIEW_ROW)
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Position | None = None,
+        where: NoteFilter = NO_FILTER,
+    ) -> list[NoteView]:
+        sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
+        async with self._pool.connection() as connection:
+            return await fetch_all(connection, sql, params, _VIEW_ROW)
 
 
 _NOTES_TABLE = Note.metadata.tables[Note.__tablename__]
@@ -248,6 +283,14 @@ def _list_query(shape: _ListShape) -> Select[Note]:
 def _list_sql(shape: _ListShape) -> tuple[str, dict[str, Any]]:
     sql, constants = driver_sql(_list_query(shape).with_only_columns(*_VIEW_COLUMNS))
     return sql, constants
+
+
+def _list_query_and_params(
+    *, limit: int, offset: int, after: Position | None, where: NoteFilter
+) -> tuple[str, dict[str, Any]]:
+    sql, constants = _list_sql(_ListShape.of(where, after=after))
+    params = _list_params(limit=limit, offset=offset, after=after, where=where)
+    return sql, constants | params
 
 
 def _list_params(

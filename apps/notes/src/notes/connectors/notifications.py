@@ -23,10 +23,8 @@ from typing import Protocol
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notes.connectors.database import ReadPool, libpq_url
 from notes.connectors.event_log import CHANNEL
 
 _logger = logging.getLogger(__name__)
@@ -74,13 +72,12 @@ class Announcer:
             await asyncio.shield(self._task)
 
 
-def notify_on(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
-    """A NOTIFY on ``CHANNEL`` through ``engine``, which must be in autocommit mode."""
-    statement = text("SELECT pg_notify(:channel, '')").bindparams(channel=CHANNEL)
+def notify_on(pool: ReadPool) -> Callable[[], Awaitable[None]]:
+    """A NOTIFY on ``CHANNEL`` on a connection of ``pool`` (autocommit: sent at once)."""
 
     async def notify() -> None:
-        async with engine.connect() as connection:
-            await connection.execute(statement)
+        async with pool.connection() as connection:
+            await connection.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
     return notify
 
@@ -107,11 +104,6 @@ class PgWakeups(Wakeups):
         async for _ in self._connection.notifies(timeout=seconds, stop_after=1):
             return True
         return False
-
-
-def libpq_url(database_url: str) -> str:
-    """The service's SQLAlchemy URL as a plain libpq URL (no ``+psycopg``)."""
-    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ import localpg
 import psycopg
 import pytest
 
-from notes.connectors.database import create_engine
+from notes.connectors.database import create_read_pool
 from notes.connectors.event_log import CHANNEL
 from notes.connectors.memory import InMemoryDatabase
 from notes.connectors.notifications import Announcer, listen, notify_on
@@ -79,15 +79,16 @@ async def test_closing_an_announcer_that_never_sent_returns_at_once():
 
 @pytest.mark.integrated
 async def test_an_announcement_reaches_a_listener_through_postgresql(settings, database_url):
-    engine = create_engine(settings, autocommit=True)
-    announcer = Announcer(notify_on(engine))
+    pool = create_read_pool(settings)
+    await pool.open()
+    announcer = Announcer(notify_on(pool))
     try:
         async with listen(database_url, application_name="announcer-test") as wakeups:
             announcer()
             await announcer.close()
             assert await wakeups.wait(5) is True
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 @pytest.fixture(

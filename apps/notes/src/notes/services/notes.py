@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
+from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteReader, Position
 from notes.connectors.unit_of_work import UnitOfWork
 from notes.core.batching import Batcher
 from notes.core.clock import Clock, utc_now
@@ -70,17 +70,17 @@ class NotesService:
         self,
         uow: Callable[[], UnitOfWork],
         *,
-        read_uow: Callable[[], UnitOfWork] | None = None,
+        reader: NoteReader | None = None,
         clock: Clock = utc_now,
         new_id: Callable[[], uuid.UUID] = uuid7,
         cursors: CursorCodec | None = None,
     ) -> None:
-        """``read_uow`` serves reads made of a single statement, which need no transaction of
-        their own (with PostgreSQL: autocommit, sparing a BEGIN and a ROLLBACK per request);
-        it defaults to ``uow``.
+        """``reader`` serves the reads, which need no transaction of their own (with
+        PostgreSQL: one autocommit statement on the read pool); by default each read runs in a
+        unit of work of its own.
         """
         self._uow = uow
-        self._read_uow = read_uow or uow
+        self._reader = reader or _ReaderOverUnitsOfWork(uow)
         self._clock = clock
         self._new_id = new_id
         self._cursors = cursors or CursorCodec(secrets.token_bytes(32))
@@ -169,8 +169,7 @@ class NotesService:
 
     async def get_or_raise(self, note_id: uuid.UUID) -> NoteView:
         """The live note with ``note_id``; NoteNotFoundError if there is none."""
-        async with self._read_uow() as uow:
-            note = await uow.notes.get(note_id)
+        note = await self._reader.get(note_id)
         if note is None:
             raise NoteNotFoundError(note_id)
         return note
@@ -229,8 +228,7 @@ class NotesService:
         if where.tag is not None:
             where = dataclasses.replace(where, tag=where.tag.removeprefix("#").lower())
         after = None if cursor is None else self._cursors.decode(cursor)
-        async with self._read_uow() as uow:
-            found = await uow.notes.list(limit=limit + 1, offset=offset, after=after, where=where)
+        found = await self._reader.list(limit=limit + 1, offset=offset, after=after, where=where)
         if len(found) <= limit:
             return Page(found, None)
         page = found[:limit]
@@ -246,3 +244,25 @@ class NotesService:
             await uow.events.add(NoteDeleted.of(note, at=note.deleted_at))
             await uow.commit()
         return note
+
+
+class _ReaderOverUnitsOfWork(NoteReader):
+    """Each read in a unit of work of its own: the reader when no other is given."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+        async with self._uow() as uow:
+            return await uow.notes.get(note_id)
+
+    async def list(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Position | None = None,
+        where: NoteFilter = NO_FILTER,
+    ) -> list[NoteView]:
+        async with self._uow() as uow:
+            return await uow.notes.list(limit=limit, offset=offset, after=after, where=where)
