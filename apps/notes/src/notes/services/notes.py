@@ -59,7 +59,8 @@ def request_fingerprint(operation: str, **fields: object) -> str:
 
 
 class NotesService:
-    """The notes use cases. Each call is one unit of work (one transaction).
+    """The notes use cases. Each change is one unit of work (one transaction), except that
+    creates arriving together share one (see ``create``); reads go through the reader.
 
     Every change records its event (``NoteCreated``, ``NoteUpdated``, ``NoteDeleted``) through
     ``uow.events`` in the same unit of work, so a change and its event are committed, or rolled
