@@ -458,6 +458,9 @@ async def test_idempotent_create_records_note_created_once(service, uow):
     [event] = await _events(uow)
     assert type(event) is NoteCreated
     assert (str(event.note_id), event.category, event.tags) == (recorded.body["id"], "c", ("once",))
+    async with uow:
+        note = await uow.notes.get(event.note_id)
+    assert event.occurred_at == note.creation_date
 
 
 async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
