@@ -235,12 +235,20 @@ class NotesService:
         page = found[:limit]
         return Page(page, self._cursors.encode(Position.of(page[-1])))
 
-    async def delete(self, note_id: uuid.UUID) -> Note:
-        """Mark the note deleted and return it; NoteNotFoundError if it is not live."""
+    async def delete(
+        self, note_id: uuid.UUID, *, if_version: Collection[int] | None = None
+    ) -> Note:
+        """Mark the note deleted and return it; NoteNotFoundError if it is not live.
+
+        With ``if_version``, only while the note is at one of those versions (checked under the
+        row lock, as ``update`` does); otherwise VersionConflictError and nothing changes.
+        """
         async with self._uow() as uow:
             note = await uow.notes.get_for_update(note_id)
             if note is None:
                 raise NoteNotFoundError(note_id)
+            if if_version is not None and note.version not in if_version:
+                raise VersionConflictError(note_id, note.version)
             note.deleted_at = self._clock()
             await uow.events.add(NoteDeleted.of(note, at=note.deleted_at))
             await uow.commit()

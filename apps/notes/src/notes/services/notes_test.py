@@ -192,6 +192,25 @@ async def test_update_at_a_stale_version_conflicts_and_changes_nothing(service, 
     assert (await service.get_or_raise(note.id)).contents == "v2"
 
 
+async def test_delete_at_the_expected_version_applies(service):
+    note = await service.create(contents="v1")
+    deleted = await service.delete(note.id, if_version={1})
+    assert deleted.deleted_at is not None
+    with pytest.raises(NoteNotFoundError):
+        await service.get_or_raise(note.id)
+
+
+async def test_delete_at_a_stale_version_conflicts_and_deletes_nothing(service, uow):
+    note = await service.create(contents="v1")
+    await service.update(note.id, contents="v2")
+    commits = uow.commits
+    with pytest.raises(VersionConflictError) as raised:
+        await service.delete(note.id, if_version={1})
+    assert raised.value.current == 2
+    assert uow.commits == commits
+    assert (await service.get_or_raise(note.id)).contents == "v2"
+
+
 async def test_update_that_changes_nothing_keeps_the_version(service, uow):
     note = await service.create(contents="same", category="c")
     commits = uow.commits

@@ -172,11 +172,19 @@ async def update_note(
 @router.delete(
     "/{note_id}/",
     summary="Delete a note",
-    responses={**problem_responses(404, 422), 200: {"headers": _ETAG_HEADER}},
+    responses={**problem_responses(404, 412, 422), 200: {"headers": _ETAG_HEADER}},
 )
-async def delete_note(note_id: uuid.UUID, service: NotesServiceDep, response: Response) -> NoteRead:
-    """Delete the note (it stays stored, but is never served again) and return it."""
-    note = await service.delete(note_id)
+async def delete_note(
+    note_id: uuid.UUID,
+    service: NotesServiceDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> NoteRead:
+    """Delete the note (it stays stored, but is never served again) and return it.
+
+    With ``If-Match: "<version>"`` only while the note is at that version, else 412.
+    """
+    note = await service.delete(note_id, if_version=if_match_versions(if_match))
     response.headers.update(_etag_only(note))
     return NoteRead.from_entity(note)
 

@@ -190,6 +190,18 @@ async def test_patch_with_malformed_if_match_is_400(api):
     assert (response.status_code, response.headers["content-type"]) == (400, PROBLEM)
 
 
+async def test_delete_with_stale_if_match_is_412_and_deletes_nothing(api):
+    url = (await _create(api, "v1")).headers["location"]
+    await api.patch(url, json={"contents": "v2"})
+    stale = await api.delete(url, headers={"If-Match": '"1"'})
+    assert (stale.status_code, stale.headers["content-type"]) == (412, PROBLEM)
+    assert stale.json()["type"] == "urn:notes:problem:version-conflict"
+    assert (await api.get(url)).status_code == 200
+    current = await api.delete(url, headers={"If-Match": '"2"'})
+    assert (current.status_code, current.headers["etag"]) == (200, '"2"')
+    assert (await api.get(url)).status_code == 404
+
+
 async def test_patch_of_unknown_or_deleted_note_is_404(api):
     assert (await api.patch(f"/notes/{uuid.uuid4()}/", json={"contents": "x"})).status_code == 404
     url = (await _create(api)).headers["location"]
