@@ -113,6 +113,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    kinds: tuple[str, ...] = ()  # what the errors were, as wrk reports them
 
 
 def _ms(value: str, unit: str) -> float:
@@ -128,10 +129,12 @@ def wrk(url: str, *, script: Path | None, seconds: int, connections: int) -> Loa
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    kinds = [(kind, int(n)) for kind, n in re.findall(r"(connect|read|write|timeout) (\d+)", out)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors += int(non2xx.group(1)) if non2xx else 0
-    return Load(rps, _ms(*p50.groups()), _ms(*p99.groups()), errors)  # type: ignore[union-attr]
+    kinds += [("non-2xx", int(non2xx.group(1)))] if non2xx else []
+    found = tuple(f"{n} {kind}" for kind, n in kinds if n)
+    errors = sum(n for _, n in kinds)
+    return Load(rps, _ms(*p50.groups()), _ms(*p99.groups()), errors, found)  # type: ignore[union-attr]
 
 
 def pgbench_bin() -> str:
@@ -283,6 +286,23 @@ def main() -> int:
             url, sql, seconds=options.seconds, connections=options.connections, workdir=workdir
         )
 
+    print()
+    print(
+        f"HTTP load: {machine()}; {options.notes:,} notes; wrk -t2 -c{options.connections} "
+        f"-d{options.seconds}s, median of {options.rounds} rounds; API with 2 workers; "
+        "database on the same machine"
+    )
+    print()
+    print(report(results, sql_results))
+    if any(load.errors for load in results.values()):
+        print(f"\nthe API's log (warnings and errors): {workdir / 'api.log'}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def report(results: dict[str, Load], sql_results: dict[str, Load]) -> str:
+    """The table of the API's figures beside pgbench's, with each endpoint's ratio to GET /."""
     ceiling = results["GET /"].rps
     rows = []
     for name, load in results.items():
@@ -293,42 +313,37 @@ def main() -> int:
                 f"{load.rps:,.0f}",
                 f"{load.p50_ms:.1f}",
                 f"{load.p99_ms:.1f}",
-                load.errors,
+                f"{load.errors} ({', '.join(load.kinds)})" if load.errors else 0,
                 f"{load.rps / ceiling:.2f}",
                 f"{db.rps:,.0f}" if db else "-",
                 f"{db.p50_ms:.1f} / {db.p99_ms:.1f}" if db else "-",
             ]
         )
-    print()
-    print(
-        f"HTTP load: {machine()}; {options.notes:,} notes; wrk -t2 -c{options.connections} "
-        f"-d{options.seconds}s, median of {options.rounds} rounds; API with 2 workers; "
-        "database on the same machine"
+    return table(
+        [
+            "endpoint",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "ratio to GET /",
+            "pgbench tps (same SQL)",
+            "pgbench p50 / p99 ms",
+        ],
+        rows,
     )
-    print()
-    print(
-        table(
-            [
-                "endpoint",
-                "req/s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "ratio to GET /",
-                "pgbench tps (same SQL)",
-                "pgbench p50 / p99 ms",
-            ],
-            rows,
-        )
-    )
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
 
 
 def _median(loads: list[Load]) -> Load:
     """The load with the median throughput, carrying the errors of every load."""
     middle = sorted(loads, key=lambda load: load.rps)[len(loads) // 2]
-    return Load(middle.rps, middle.p50_ms, middle.p99_ms, sum(load.errors for load in loads))
+    return Load(
+        middle.rps,
+        middle.p50_ms,
+        middle.p99_ms,
+        sum(load.errors for load in loads),
+        tuple(kind for load in loads for kind in load.kinds),
+    )
 
 
 def _server_major(url: str) -> int:
