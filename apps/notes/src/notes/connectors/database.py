@@ -165,18 +165,6 @@ class SqlTransaction:
             )
         return self._session
 
-    async def fetch_one(
-        self, sql: str, params: dict[str, Any], row: AsyncRowFactory[Row]
-    ) -> Row | None:
-        """The first row of ``sql`` built by ``row``, or None."""
-        return await fetch_one(self.driver, sql, params, row)
-
-    async def fetch_all(
-        self, sql: str, params: dict[str, Any], row: AsyncRowFactory[Row]
-    ) -> list[Row]:
-        """Every row of ``sql``, each built by ``row``."""
-        return await fetch_all(self.driver, sql, params, row)
-
     async def commit(self) -> None:
         """Write the session's pending changes, then commit everything."""
         if self._session is not None:

@@ -132,7 +132,7 @@ class SqlNoteRepository(NoteRepository):
                 await cursor.executemany(_INSERT, [_inserted(note) for note in notes])
 
     async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        return await self._sql.fetch_one(_GET, {"note_id": note_id}, _VIEW_ROW)
+        return await fetch_one(self._sql.driver, _GET, {"note_id": note_id}, _VIEW_ROW)
 
     async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
         found = await self._sql.session.scalars(_GET_FOR_UPDATE, {"note_id": note_id})
@@ -141,7 +141,8 @@ class SqlNoteRepository(NoteRepository):
     async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
         if not note_ids:
             return []
-        return await self._sql.fetch_all(_GET_MANY, {"note_ids": sorted(set(note_ids))}, _VIEW_ROW)
+        ids = sorted(set(note_ids))
+        return await fetch_all(self._sql.driver, _GET_MANY, {"note_ids": ids}, _VIEW_ROW)
 
     async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
         if not note_ids:
@@ -158,7 +159,7 @@ class SqlNoteRepository(NoteRepository):
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
         sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
-        return await self._sql.fetch_all(sql, params, _VIEW_ROW)
+        return await fetch_all(self._sql.driver, sql, params, _VIEW_ROW)
 
 
 class PooledNoteReader(NoteReader):
@@ -228,47 +229,31 @@ _GET_MANY, _ = driver_sql(
 )
 
 
-@dataclass(frozen=True)
-class _ListShape:
-    """Which criteria a list query has: one compiled statement per shape."""
-
-    category: bool = False
-    created_after: bool = False
-    created_before: bool = False
-    text: bool = False
-    tag: bool = False
-    after: bool = False
-
-    @classmethod
-    def of(cls, where: NoteFilter, *, after: Position | None) -> _ListShape:
-        return cls(
-            category=where.category is not None,
-            created_after=where.created_after is not None,
-            created_before=where.created_before is not None,
-            text=where.text is not None,
-            tag=where.tag is not None,
-            after=after is not None,
-        )
+def _shape(where: NoteFilter, after: Position | None) -> frozenset[str]:
+    """Which criteria a list query has (the filter's fields that are set, and ``after``):
+    the list statement is compiled once per shape."""
+    present = {name for name, value in vars(where).items() if value is not None}
+    return frozenset(present | {"after"} if after is not None else present)
 
 
-def _list_query(shape: _ListShape) -> Select[Note]:
+def _list_query(shape: frozenset[str]) -> Select[Note]:
     """The list query of ``shape``, with a bound parameter for every value."""
     query = select(Note).where(Note.deleted_at.is_(None))
-    if shape.category:
+    if "category" in shape:
         query = query.where(Note.category == bindparam("category"))
-    if shape.created_after:
+    if "created_after" in shape:
         query = query.where(Note.creation_date >= bindparam("created_after"))
-    if shape.created_before:
+    if "created_before" in shape:
         query = query.where(Note.creation_date < bindparam("created_before"))
-    if shape.text:
+    if "text" in shape:
         search = func.websearch_to_tsquery(cast(SEARCH_CONFIG, REGCONFIG), bindparam("text"))
         query = query.where(Note.contents_tsv.bool_op("@@")(search))
-    if shape.tag:
+    if "tag" in shape:
         tagged = select(NoteTag.note_id).where(
             NoteTag.tag == bindparam("tag"), NoteTag.note_id == Note.id
         )
         query = query.where(tagged.exists())
-    if shape.after:
+    if "after" in shape:
         # A row-value comparison: it walks the (creation_date DESC, id DESC) index from the
         # position on, so a page costs the same at any depth.
         query = query.where(
@@ -280,7 +265,7 @@ def _list_query(shape: _ListShape) -> Select[Note]:
 
 
 @functools.cache
-def _list_sql(shape: _ListShape) -> tuple[str, dict[str, Any]]:
+def _list_sql(shape: frozenset[str]) -> tuple[str, dict[str, Any]]:
     sql, constants = driver_sql(_list_query(shape).with_only_columns(*_VIEW_COLUMNS))
     return sql, constants
 
@@ -288,7 +273,7 @@ def _list_sql(shape: _ListShape) -> tuple[str, dict[str, Any]]:
 def _list_query_and_params(
     *, limit: int, offset: int, after: Position | None, where: NoteFilter
 ) -> tuple[str, dict[str, Any]]:
-    sql, constants = _list_sql(_ListShape.of(where, after=after))
+    sql, constants = _list_sql(_shape(where, after))
     params = _list_params(limit=limit, offset=offset, after=after, where=where)
     return sql, constants | params
 
@@ -308,5 +293,5 @@ def list_statement(
     *, limit: int, offset: int = 0, after: Position | None = None, where: NoteFilter = NO_FILTER
 ) -> Select[Note]:
     """The query behind ``SqlNoteRepository.list``, with its values bound (to EXPLAIN it)."""
-    query = _list_query(_ListShape.of(where, after=after))
+    query = _list_query(_shape(where, after))
     return query.params(_list_params(limit=limit, offset=offset, after=after, where=where))
