@@ -58,7 +58,7 @@ def machine() -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table, so figures can be pasted into the README as they are printed."""
+    """A Markdown table, so figures can be pasted into docs/benchmarks.md as they are printed."""
     cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
 

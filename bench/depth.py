@@ -24,9 +24,9 @@ import localpg
 import psycopg
 from common import migrate
 from notes.connectors.database import create_engine
-from notes.connectors.notes_repository import Position
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
+from notes.entities import Position
 from notes.services.cursors import CursorCodec
 from notes.services.notes import NotesService
 from sqlalchemy import text

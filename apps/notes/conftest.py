@@ -1,5 +1,10 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
-"""Fixtures for the notes service's tests.
+"""Fixtures for the notes service's tests: the tests' own composition root.
+
+Tests beside the code follow the layering rules of the code they test (``.importlinter``): a
+service's tests import no adapter, an HTTP test no service wiring. What they run on (the
+in-memory fakes, the PostgreSQL adapters, an app on fakes, the app as a process) is handed to
+them by the fixtures here, outside the package.
 
 Every test process (each xdist worker) gets its own database, created and migrated at start and
 dropped at the end, on the configured server (``NOTES_DATABASE_URL``) or on the embedded one.
@@ -28,11 +33,23 @@ import localpg
 import pytest
 from alembic import command
 from alembic.config import Config
-from notes.connectors.memory import InMemoryDatabase
-from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
+from notes.connectors.memory import (
+    InMemoryDatabase,
+    InMemoryNoteRepository,
+    InMemoryUnitOfWork,
+)
+from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
 from notes.core.ids import uuid7
 from notes.entities import Note
+from notes.interface.app import create_app
+from notes.interface.dependencies import get_counts_service, get_notes_service
+from notes.services.counts import CountsService
+from notes.services.dispatch import Dispatcher
+from notes.services.listeners import build_bus
+from notes.services.notes import NotesService
+from notes.services.ports import UnitOfWork
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -163,10 +180,129 @@ def committing_uow(engine: AsyncEngine) -> Any:
     return uow
 
 
+class SqlProbe:
+    """Plain SQL on the test database, committed on connections of its own: for tests that
+    look at (or disturb) the database behind the code they test."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def fetch(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row of ``query``, as tuples."""
+        async with self._engine.connect() as conn:
+            return [tuple(row) for row in await conn.execute(text(query), params)]
+
+    async def scalar(self, query: str, **params: Any) -> Any:
+        """The first column of the first row of ``query``."""
+        async with self._engine.connect() as conn:
+            return await conn.scalar(text(query), params)
+
+    async def execute(self, query: str, **params: Any) -> None:
+        """Run ``query`` and commit."""
+        async with self._engine.begin() as conn:
+            await conn.execute(text(query), params)
+
+
+@pytest.fixture
+def sql(engine: AsyncEngine) -> SqlProbe:
+    """Plain SQL on this process's test database, each statement committed."""
+    return SqlProbe(engine)
+
+
+# --- the in-memory fakes ---------------------------------------------------------------------
+
+
 @pytest.fixture
 def memory_db() -> InMemoryDatabase:
     """An in-memory database; ``memory_db.unit_of_work`` makes units of work on it."""
     return InMemoryDatabase()
+
+
+@pytest.fixture
+def new_memory_db() -> type[InMemoryDatabase]:
+    """Makes further in-memory databases: ``new_memory_db()``."""
+    return InMemoryDatabase
+
+
+@pytest.fixture
+def memory_uow(memory_db: InMemoryDatabase) -> InMemoryUnitOfWork:
+    """One in-memory unit of work (it may be entered again after it is left)."""
+    return memory_db.unit_of_work()
+
+
+class ReadRecordingRepository(InMemoryNoteRepository):
+    """The in-memory repository, noting for each read whether it asked for a row lock."""
+
+    def __init__(self, rows, note_tags, reads):
+        super().__init__(rows, note_tags)
+        self.reads = reads
+
+    async def get(self, note_id):
+        self.reads.append((note_id, False))
+        return await super().get(note_id)
+
+    async def get_for_update(self, note_id):
+        self.reads.append((note_id, True))
+        return await super().get_for_update(note_id)
+
+
+class ReadRecordingUnitOfWork(InMemoryUnitOfWork):
+    """A unit of work whose repository records its reads in ``reads``."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = []
+
+    def _begin(self):
+        super()._begin()
+        self.notes = ReadRecordingRepository(self.notes.rows, self.notes.note_tags, self.reads)
+
+
+@pytest.fixture
+def recording_uow() -> ReadRecordingUnitOfWork:
+    """An in-memory unit of work whose ``reads`` lists (note id, locked?) for every read."""
+    return ReadRecordingUnitOfWork()
+
+
+# --- the app in-process, on the fakes --------------------------------------------------------
+
+
+@asynccontextmanager
+async def in_process_api(
+    database: InMemoryDatabase | None = None, **settings: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app in this process, its services on in-memory fakes.
+
+    The URL points nowhere: the lifespan (which would connect) does not run under
+    ASGITransport, and the routes get services on the fakes instead.
+    """
+    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", **settings))  # type: ignore[arg-type]
+    database = database or InMemoryDatabase()
+    notes, counts = NotesService(database.unit_of_work), CountsService(database.unit_of_work)
+    app.dependency_overrides[get_notes_service] = lambda: notes
+    app.dependency_overrides[get_counts_service] = lambda: counts
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+def api_factory() -> Any:
+    """Builds in-process clients; keyword arguments override settings."""
+    return in_process_api
+
+
+@pytest.fixture
+async def api(memory_db: InMemoryDatabase) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app in this process, on ``memory_db``."""
+    async with in_process_api(memory_db) as client:
+        yield client
+
+
+@pytest.fixture
+def dispatch(memory_db: InMemoryDatabase) -> Any:
+    """Dispatches the events pending in ``memory_db``, as the worker would."""
+    return Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work)).dispatch_pending
 
 
 # --- the app as a separate process -----------------------------------------------------------

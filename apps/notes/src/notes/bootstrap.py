@@ -1,9 +1,13 @@
-"""The composition root: builds the service's parts from settings, once, at start-up."""
+"""The composition root: builds the service's parts from settings, once, at start-up.
+
+The only module that knows both the services and the adapters that serve their ports: it
+picks the PostgreSQL adapters (``connectors``) and hands them to the services, and mypy checks
+here that each adapter fits the port it is given as.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,16 +18,18 @@ from notes.connectors.database import (
     create_read_pool,
     wait_for_database,
 )
-from notes.connectors.migrations import head_revision
+from notes.connectors.migrations import SqlSchemaState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
-from notes.connectors.unit_of_work import SqlUnitOfWork, UnitOfWork
+from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
+from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
 from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
-from notes.services.tags import TagsService
+from notes.services.ports import UnitOfWork, UnitsOfWork
 
 _logger = logging.getLogger(__name__)
 
@@ -38,11 +44,11 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     read_pool: ReadPool
-    schema_head: str
     announcer: Announcer
-    uow: Callable[[], UnitOfWork]
+    uow: UnitsOfWork
     notes: NotesService
-    tags: TagsService
+    counts: CountsService
+    health: HealthService
 
     async def close(self) -> None:
         """Send the last wake-up of the event worker, then release the database connections."""
@@ -75,11 +81,11 @@ async def bootstrap(settings: Settings) -> Container:
     def uow() -> UnitOfWork:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
+    schema_head = head_revision(settings.migrations_dir)
     container = Container(
         settings=settings,
         engine=engine,
         read_pool=read_pool,
-        schema_head=head_revision(settings.migrations_dir),
         announcer=announcer,
         uow=uow,
         notes=NotesService(
@@ -87,9 +93,10 @@ async def bootstrap(settings: Settings) -> Container:
             reader=PooledNoteReader(read_pool),
             cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
         ),
-        tags=TagsService(uow),
+        counts=CountsService(uow),
+        health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
     )
-    _logger.info("connected to the database; schema head is %s", container.schema_head)
+    _logger.info("connected to the database; schema head is %s", schema_head)
     return container
 
 

@@ -31,13 +31,13 @@ async def test_events_committed_while_no_worker_runs_are_dispatched_by_the_next_
 
     async def tagged():
         async with committing_uow() as uow:
-            return await uow.tags.note_tags(note.id) == {tag}
+            return await uow.note_tags.note_tags(note.id) == {tag}
 
     assert not await tagged()  # nobody dispatched it yet
     launcher.start_worker()
     await until(tagged)
     async with committing_uow() as uow:
-        counts = {t.name: t.count for t in await uow.tags.tag_counts()}
+        counts = {t.name: t.count for t in await uow.counts.tag_counts()}
     assert counts[tag] == 1
 
 

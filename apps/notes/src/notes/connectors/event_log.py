@@ -1,10 +1,9 @@
-"""The event log: the port, and its PostgreSQL adapter (the ``events`` table)."""
+"""The event log's PostgreSQL adapter: the ``events`` and ``processed_events`` tables."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Sequence
-from typing import Protocol
 
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
@@ -15,44 +14,6 @@ from notes.entities import NoteEvent
 
 CHANNEL = "notes_events"
 """The NOTIFY channel: a notification on it means events were committed (it carries no payload)."""
-
-
-class EventLog(Protocol):
-    """Domain events, recorded in the unit of work that makes the change they describe.
-
-    Never commits: an event exists exactly when the unit of work that added it commits.
-    """
-
-    async def add(self, event: NoteEvent) -> NoteEvent:
-        """Record ``event``; return it with its id. Listeners are woken after the commit."""
-
-    async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
-        """Record ``events``, in order, in one round trip; return them with their ids."""
-
-    async def claim_pending(self, limit: int) -> list[NoteEvent]:
-        """Up to ``limit`` undispatched events, oldest first, locked until this unit of work ends.
-
-        Events another unit of work holds are skipped, so concurrent dispatchers never
-        handle the same event at the same time.
-        """
-
-    async def mark_dispatched(self, event_ids: Collection[int]) -> None:
-        """Mark events as handled by every listener; they are never claimed again."""
-
-    async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
-        """Record that ``listener`` handles these events; the ids not recorded before.
-
-        A listener calls it first in the unit of work of its effect and applies the effect
-        to the returned events only, so a redelivered event changes nothing. A record made
-        by another unit of work still running is waited for: if that one commits, the event
-        is not returned; if it rolls back, it is.
-        """
-
-    async def processed_by(self, event_id: int) -> frozenset[str]:
-        """The listeners that have handled the event."""
-
-    async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
-        """Events with an id above ``event_id``, oldest first, dispatched or not."""
 
 
 _ADD = """
@@ -84,7 +45,7 @@ def _added(event: NoteEvent) -> dict[str, object]:
     }
 
 
-class SqlEventLog(EventLog):
+class SqlEventLog:
     """Events in PostgreSQL, in the unit of work's transaction.
 
     ``add`` runs on the driver connection (it is on the path of every change); the rest,

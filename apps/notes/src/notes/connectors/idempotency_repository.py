@@ -1,9 +1,8 @@
-"""Remembered answers to requests with an ``Idempotency-Key``: the port and its SQL adapter."""
+"""Remembered answers to requests with an ``Idempotency-Key``: the PostgreSQL adapter."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import delete, func, select
 
@@ -15,32 +14,7 @@ from notes.entities import IdempotencyKey
 _LOCK_NAMESPACE = 7316002
 
 
-class IdempotencyKeyRepository(Protocol):
-    """Stores idempotency keys. Never commits: the unit of work that owns it does."""
-
-    async def try_lock(self, key: str) -> bool:
-        """Claim ``key`` until the end of this transaction, without waiting.
-
-        False when another transaction holds it (a request with this key is still running).
-        """
-
-    async def get(self, key: str) -> IdempotencyKey | None:
-        """The stored record of ``key``, expired or not."""
-
-    async def add(self, record: IdempotencyKey) -> None:
-        """Stage a new record."""
-
-    async def remove(self, record: IdempotencyKey) -> None:
-        """Delete ``record`` (an expired one, about to be replaced) right away."""
-
-    async def purge_expired(self, now: datetime, *, limit: int) -> int:
-        """Delete up to ``limit`` records that expired by ``now``; how many were deleted.
-
-        Records another transaction is working on are skipped, never waited for.
-        """
-
-
-class SqlIdempotencyKeyRepository(IdempotencyKeyRepository):
+class SqlIdempotencyKeyRepository:
     """Idempotency keys in PostgreSQL, through the unit of work's ORM session."""
 
     def __init__(self, sql: SqlTransaction) -> None:

@@ -1,4 +1,9 @@
-"""In-memory fakes of the ports, for unit tests of the services: same contract, no database."""
+"""In-memory fakes of the ports, for unit tests of the services: same contract, no database.
+
+Like the PostgreSQL adapters, they implement the ports of ``notes.services.ports`` by shape, not
+by inheritance; the contract tests (``connectors/*_test.py`` taking ``uow``) run each against
+both.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
-from notes.connectors.event_log import EventLog
-from notes.connectors.idempotency_repository import IdempotencyKeyRepository
-from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteRepository, Position
-from notes.connectors.notifications import Wakeups
-from notes.connectors.tags_repository import TagRepository
-from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import CategoryCount, IdempotencyKey, Note, NoteEvent, NoteView, TagCount
+from notes.entities import (
+    NO_FILTER,
+    Count,
+    IdempotencyKey,
+    Note,
+    NoteEvent,
+    NoteFilter,
+    NoteView,
+    Position,
+)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -161,7 +169,7 @@ class InMemoryDatabase:
         return InMemoryUnitOfWork(database=self)
 
     @asynccontextmanager
-    async def listen(self) -> AsyncIterator[Wakeups]:
+    async def listen(self) -> AsyncIterator[InMemoryWakeups]:
         """Listen for committed events, like ``notifications.listen`` on a real server."""
         self.connections += 1
         if self.fail_connections:
@@ -181,7 +189,7 @@ class InMemoryDatabase:
             wakeups.deliver()
 
 
-class InMemoryNoteRepository(NoteRepository):
+class InMemoryNoteRepository:
     """Notes in a dict; a unit of work decides which of its changes are kept."""
 
     def __init__(
@@ -190,7 +198,7 @@ class InMemoryNoteRepository(NoteRepository):
         note_tags: dict[uuid.UUID, frozenset[str]] | None = None,
     ) -> None:
         self.rows: dict[uuid.UUID, Note] = {} if rows is None else rows
-        self._note_tags = {} if note_tags is None else note_tags
+        self.note_tags = {} if note_tags is None else note_tags
 
     async def add(self, note: Note) -> None:
         if note.id in self.rows:
@@ -232,7 +240,7 @@ class InMemoryNoteRepository(NoteRepository):
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
         found = [
-            n for n in self.rows.values() if _matches(n, where, self._note_tags.get(n.id, _NONE))
+            n for n in self.rows.values() if _matches(n, where, self.note_tags.get(n.id, _NONE))
         ]
         if after is not None:
             found = [n for n in found if Position.of(n) < after]
@@ -240,7 +248,7 @@ class InMemoryNoteRepository(NoteRepository):
         return [NoteView.of(note) for note in found[offset : offset + limit]]
 
 
-class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
+class InMemoryIdempotencyKeyRepository:
     """Idempotency keys in a dict; locks live in the shared database, held per unit of work."""
 
     def __init__(self, rows: dict[str, IdempotencyKey], database: InMemoryDatabase) -> None:
@@ -283,7 +291,7 @@ class InMemoryIdempotencyKeyRepository(IdempotencyKeyRepository):
         self.held.clear()
 
 
-class InMemoryEventLog(EventLog):
+class InMemoryEventLog:
     """Events in a dict; ids come from the database, like a sequence (never reused)."""
 
     def __init__(self, database: InMemoryDatabase, owner: object) -> None:
@@ -339,14 +347,11 @@ class InMemoryEventLog(EventLog):
             del claimed[event_id]
 
 
-class InMemoryTagRepository(TagRepository):
-    """Tags and counts in dicts; recounts read what is committed, like the real thing."""
+class InMemoryNoteTagRepository:
+    """Each note's tags in a dict."""
 
-    def __init__(self, database: InMemoryDatabase, notes: _Table[uuid.UUID, Note]) -> None:
-        self._notes = notes
+    def __init__(self, database: InMemoryDatabase) -> None:
         self.note_tag_rows = _Table(database.note_tags)
-        self.tag_count_rows = _Table(database.tag_counts)
-        self.category_count_rows = _Table(database.category_counts)
 
     async def set_note_tags(self, tags: Mapping[uuid.UUID, Collection[str]]) -> None:
         for note_id, names in tags.items():
@@ -358,8 +363,23 @@ class InMemoryTagRepository(TagRepository):
     async def note_tags(self, note_id: uuid.UUID) -> frozenset[str]:
         return self.note_tag_rows.rows.get(note_id, frozenset())
 
+
+class InMemoryCountRepository:
+    """Counts in dicts; recounts read what is committed, like the real thing."""
+
+    def __init__(
+        self,
+        database: InMemoryDatabase,
+        notes: _Table[uuid.UUID, Note],
+        note_tags: _Table[uuid.UUID, frozenset[str]],
+    ) -> None:
+        self._notes = notes
+        self._note_tags = note_tags
+        self.tag_count_rows = _Table(database.tag_counts)
+        self.category_count_rows = _Table(database.category_counts)
+
     async def recount_tags(self, names: Collection[str]) -> None:
-        note_tags = self.note_tag_rows.current()
+        note_tags = self._note_tags.current()
         for name in set(names):
             count = sum(1 for tags in note_tags.values() if name in tags)
             _set_count(self.tag_count_rows.rows, name, count)
@@ -370,13 +390,11 @@ class InMemoryTagRepository(TagRepository):
             count = sum(1 for n in notes.values() if n.category == name and n.deleted_at is None)
             _set_count(self.category_count_rows.rows, name, count)
 
-    async def tag_counts(self) -> list[TagCount]:
-        rows = self.tag_count_rows.rows
-        return [TagCount(name=n, count=c) for n, c in _most_used(rows)]
+    async def tag_counts(self) -> list[Count]:
+        return [Count(n, c) for n, c in _most_used(self.tag_count_rows.rows)]
 
-    async def category_counts(self) -> list[CategoryCount]:
-        rows = self.category_count_rows.rows
-        return [CategoryCount(name=n, count=c) for n, c in _most_used(rows)]
+    async def category_counts(self) -> list[Count]:
+        return [Count(n, c) for n, c in _most_used(self.category_count_rows.rows)]
 
 
 def _set_count(rows: dict[str, int], name: str, count: int) -> None:
@@ -390,7 +408,7 @@ def _most_used(rows: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(rows.items(), key=lambda item: (-item[1], item[0]))
 
 
-class InMemoryUnitOfWork(UnitOfWork):
+class InMemoryUnitOfWork:
     """A unit of work over an in-memory database: commit keeps changes, anything else drops them.
 
     Each unit of work works on a copy of the committed rows, as a transaction sees its own
@@ -424,18 +442,19 @@ class InMemoryUnitOfWork(UnitOfWork):
     def _begin(self) -> None:
         database = self.database
         self._notes = _Table(database.notes, _copy_note, _same_note)
-        self._tags = InMemoryTagRepository(database, self._notes)
+        self._note_tags = InMemoryNoteTagRepository(database)
+        self._counts = InMemoryCountRepository(database, self._notes, self._note_tags.note_tag_rows)
         self._events = InMemoryEventLog(database, owner=object())
         self._keys = _Table(database.idempotency_keys, _copy_key, _same_key)
-        self.notes = InMemoryNoteRepository(self._notes.rows, self._tags.note_tag_rows.rows)
+        self.notes = InMemoryNoteRepository(self._notes.rows, self._note_tags.note_tag_rows.rows)
         self.events = self._events
-        self.tags = self._tags
+        self.note_tags = self._note_tags
+        self.counts = self._counts
         self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
 
     def _release(self) -> None:
         """Let go of claimed events and locked keys, as the end of a transaction does."""
         self._events.release()
-        assert isinstance(self.idempotency_keys, InMemoryIdempotencyKeyRepository)  # noqa: S101
         self.idempotency_keys.release()
 
     async def __aexit__(
@@ -457,9 +476,9 @@ class InMemoryUnitOfWork(UnitOfWork):
             self._events.events,
             self._events.dispatched,
             self._events.processed,
-            self._tags.note_tag_rows,
-            self._tags.tag_count_rows,
-            self._tags.category_count_rows,
+            self._note_tags.note_tag_rows,
+            self._counts.tag_count_rows,
+            self._counts.category_count_rows,
             self._keys,
         ):
             table.publish()
@@ -471,7 +490,7 @@ class InMemoryUnitOfWork(UnitOfWork):
             await self.database.announce()
 
 
-class InMemoryWakeups(Wakeups):
+class InMemoryWakeups:
     """News of committed events for one listener: the fake of LISTEN.
 
     Like a real LISTEN connection, it keeps news that arrives while nobody waits, so the next

@@ -7,7 +7,10 @@ from pathlib import Path
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notes.connectors.database import describe
 
 
 def head_revision(migrations_dir: Path) -> str:
@@ -27,3 +30,23 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database's schema is at; None when it has never been migrated."""
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
+
+
+class SqlSchemaState:
+    """The ``SchemaState`` port on the service's engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    def describe(self) -> str:
+        """The server and database, without the password."""
+        return describe(self._engine)
+
+    async def current_revision(self) -> str | None:
+        """The schema's revision; ``ConnectionError`` when the database cannot be asked."""
+        try:
+            return await current_revision(self._engine)
+        except (SQLAlchemyError, OSError) as error:
+            raise ConnectionError(
+                str(error).splitlines()[0] if str(error) else repr(error)
+            ) from error

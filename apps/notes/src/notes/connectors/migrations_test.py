@@ -11,7 +11,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
-from notes.connectors.migrations import head_revision
+from notes.connectors import database
+from notes.connectors.migrations import SqlSchemaState, head_revision
 from notes.core.config import MIGRATIONS_DIR, Settings
 from notes.core.ids import uuid7
 from notes.entities import Base
@@ -141,3 +142,15 @@ def test_upgrading_records_an_event_for_every_live_note_stored_before_the_event_
     assert events == [
         ("NoteCreated", live, {"category": "garden", "tags": ["herbs", "tomatoes"]}, None)
     ]
+
+
+async def test_the_schema_state_of_a_database_that_does_not_answer_is_a_connection_error():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+    engine = database.create_engine(settings)
+    try:
+        state = SqlSchemaState(engine)
+        assert state.describe() == "127.0.0.1:1/none"
+        with pytest.raises(ConnectionError, match=r"127\.0\.0\.1"):
+            await state.current_revision()
+    finally:
+        await engine.dispose()

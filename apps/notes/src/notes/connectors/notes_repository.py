@@ -1,4 +1,4 @@
-"""Where notes are kept: the port, and its PostgreSQL adapter."""
+"""Where notes are kept: PostgreSQL adapters of the ``NoteRepository`` and ``NoteReader`` ports."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import dataclasses
 import functools
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg import AsyncCursor
 from psycopg.rows import AsyncRowFactory, RowMaker
@@ -22,97 +20,11 @@ from notes.connectors.database import (
     fetch_all,
     fetch_one,
 )
-from notes.entities import Note, NoteTag, NoteView
+from notes.entities import NO_FILTER, Note, NoteFilter, NoteTag, NoteView, Position
 from notes.entities.note import SEARCH_CONFIG
 
 
-@dataclass(frozen=True)
-class NoteFilter:
-    """Which live notes a list holds; ``None`` leaves a criterion out.
-
-    ``created_after`` is inclusive and ``created_before`` exclusive, so consecutive ranges never
-    overlap. ``text`` is a web-search style query over ``contents`` (English stemming; every
-    word must occur). ``tag`` is a tag as stored (lower case, without ``#``): the notes whose
-    contents the tag listener found it in.
-    """
-
-    category: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    text: str | None = None
-    tag: str | None = None
-
-
-NO_FILTER = NoteFilter()
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    """A place in the list order: lists continue with the notes that sort after it."""
-
-    creation_date: datetime
-    id: uuid.UUID
-
-    @classmethod
-    def of(cls, note: Note | NoteView) -> Position:
-        """The position of ``note``."""
-        return cls(note.creation_date, note.id)
-
-
-class NoteReader(Protocol):
-    """Reads live notes as snapshots, each read on its own (it joins no transaction)."""
-
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        """The live (not deleted) note with ``note_id``, as it is now."""
-
-    async def list(
-        self,
-        *,
-        limit: int,
-        offset: int = 0,
-        after: Position | None = None,
-        where: NoteFilter = NO_FILTER,
-    ) -> list[NoteView]:
-        """Live notes matching ``where``, newest first (ties broken by id, highest first).
-
-        With ``after``, only the notes that sort after that position (older, or as old with a
-        lower id); ``offset`` then skips that many of them.
-        """
-
-
-class NoteRepository(NoteReader, Protocol):
-    """Stores notes, and reads them inside a unit of work. Never commits: the unit of work does.
-
-    ``get`` and ``list`` read as ``NoteReader`` says, in the unit of work's transaction.
-    """
-
-    async def add(self, note: Note) -> None:
-        """Insert a new note, as it is now, in the unit of work's transaction.
-
-        Later changes to ``note`` are not stored: to change a stored note, get it for update.
-        """
-
-    async def add_all(self, notes: Sequence[Note]) -> None:
-        """Insert new notes, as ``add`` does each, in one round trip to the database."""
-
-    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
-        """The live note with ``note_id``, locked until commit; its changes are kept at commit.
-
-        A locked read waits for any other transaction holding the note, then sees its result.
-        """
-
-    async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
-        """The live notes among ``note_ids``, by id."""
-
-    async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
-        """The live notes among ``note_ids``, by id, locked as ``get_for_update`` does.
-
-        Locks are taken in id order, so two units of work locking overlapping notes never
-        wait for each other in a cycle.
-        """
-
-
-class SqlNoteRepository(NoteRepository):
+class SqlNoteRepository:
     """Notes in PostgreSQL, in the unit of work's transaction.
 
     Inserts and unlocked reads run on the driver connection, from SQL compiled once; locked
@@ -162,7 +74,7 @@ class SqlNoteRepository(NoteRepository):
         return await fetch_all(self._sql.driver, sql, params, _VIEW_ROW)
 
 
-class PooledNoteReader(NoteReader):
+class PooledNoteReader:
     """Reads on autocommit connections of the read pool: one round trip each, no transaction."""
 
     def __init__(self, pool: ReadPool) -> None:

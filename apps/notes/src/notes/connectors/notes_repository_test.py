@@ -4,9 +4,11 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 
-from notes.connectors.notes_repository import NoteFilter, Position
-from notes.entities import IdempotencyKey
+from notes.connectors.notes_repository import list_statement
+from notes.core.ids import uuid7
+from notes.entities import IdempotencyKey, NoteFilter, Position
 
 
 async def _add(uow, notes):
@@ -295,3 +297,53 @@ async def _add_key(uow, record):
     async with uow:
         await uow.idempotency_keys.add(record)
         await uow.commit()
+
+
+# --- paging reads the index ------------------------------------------------------------------
+
+
+async def _plan(connection, query):
+    """PostgreSQL's plan for ``query`` when it may not read whole tables."""
+    compiled = query.compile(connection.sync_engine)
+    await connection.execute(text("SET LOCAL enable_seqscan = off"))
+    rows = await connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+    return "\n".join(row[0] for row in rows)
+
+
+@pytest.mark.integrated
+async def test_page_after_a_cursor_is_read_off_the_index_without_sorting(connection):
+    # Statistics of a table with many categories (inside this test's transaction), so the
+    # plan does not depend on whatever other tests left in the shared database.
+    await connection.execute(
+        text(
+            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), 'filler ' || i, 'plan-' || (i % 3),"
+            "  timestamptz '2025-01-01' + i * interval '1 minute', now()"
+            " FROM generate_series(1, 3000) AS i"
+        )
+    )
+    await connection.execute(text("ANALYZE notes"))
+    after = Position(datetime(2026, 1, 1, tzinfo=UTC), uuid7())
+    for where, index in [
+        (NoteFilter(), "ix_notes_live_newest"),
+        (NoteFilter(category="plan-1"), "ix_notes_live_category_newest"),
+    ]:
+        plan = await _plan(connection, list_statement(limit=20, after=after, where=where))
+        assert index in plan, plan
+        assert "Sort" not in plan, plan
+
+
+@pytest.mark.integrated
+async def test_text_search_reads_the_gin_index(connection):
+    # Enough notes, and fresh statistics, for a rare word to be cheaper to find through GIN
+    # than by walking the list's btree index.
+    await connection.execute(
+        text(
+            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), 'filler words ' || i, 'gin-plan', now(), now()"
+            " FROM generate_series(1, 3000) AS i"
+        )
+    )
+    await connection.execute(text("ANALYZE notes"))
+    plan = await _plan(connection, list_statement(limit=20, where=NoteFilter(text="garden")))
+    assert "ix_notes_live_contents_tsv" in plan, plan

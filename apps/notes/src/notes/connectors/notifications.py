@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg import sql
@@ -82,18 +81,7 @@ def notify_on(pool: ReadPool) -> Callable[[], Awaitable[None]]:
     return notify
 
 
-class Wakeups(Protocol):
-    """News that events were committed."""
-
-    async def wait(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for news; True if some came, False on timeout."""
-
-
-Listen = Callable[[], AbstractAsyncContextManager[Wakeups]]
-"""Opens a listening session; leaving it disconnects."""
-
-
-class PgWakeups(Wakeups):
+class PgWakeups:
     """Notifications on one autocommit psycopg connection that has run LISTEN."""
 
     def __init__(self, connection: psycopg.AsyncConnection[object]) -> None:
@@ -107,7 +95,7 @@ class PgWakeups(Wakeups):
 
 
 @asynccontextmanager
-async def listen(database_url: str, *, application_name: str) -> AsyncIterator[Wakeups]:
+async def listen(database_url: str, *, application_name: str) -> AsyncIterator[PgWakeups]:
     """Connect, LISTEN for committed events, and yield the wake-ups until the block ends."""
     connection = await psycopg.AsyncConnection.connect(
         libpq_url(database_url),

@@ -1,61 +1,40 @@
-"""One transaction, and the repositories that work inside it."""
+"""One transaction, and the repositories that work inside it: the ``UnitOfWork`` adapter."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import SqlTransaction
-from notes.connectors.event_log import EventLog, SqlEventLog
-from notes.connectors.idempotency_repository import (
-    IdempotencyKeyRepository,
-    SqlIdempotencyKeyRepository,
-)
-from notes.connectors.notes_repository import NoteRepository, SqlNoteRepository
-from notes.connectors.tags_repository import SqlTagRepository, TagRepository
-
-
-class UnitOfWork(Protocol):
-    """A transaction: changes made through its repositories land together on ``commit``.
-
-    Leaving the ``async with`` block without ``commit`` rolls everything back, whether the
-    block ended normally or by an exception.
-    """
-
-    notes: NoteRepository
-    events: EventLog
-    tags: TagRepository
-    idempotency_keys: IdempotencyKeyRepository
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def commit(self) -> None:
-        """Make every change of this unit of work durable, or raise and keep none."""
-
+from notes.connectors.event_log import SqlEventLog
+from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
+from notes.connectors.note_tags_repository import SqlNoteTagRepository
+from notes.connectors.notes_repository import SqlNoteRepository
 
 Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 """Lends a connection for the length of a unit of work: ``engine.connect`` in the service."""
 
 
-class SqlUnitOfWork(UnitOfWork):
+class SqlUnitOfWork:
     """A unit of work on one pooled connection and one transaction.
 
-    If the lent connection is already in a transaction (a test's, rolled back afterwards), the
-    unit of work runs in a SAVEPOINT inside it instead. ``announce`` is called after each
-    commit that recorded events: the service wakes the event worker there, outside the
-    transaction (see ``notifications.Announcer``).
+    Leaving the ``async with`` block without ``commit`` rolls everything back. If the lent
+    connection is already in a transaction (a test's, rolled back afterwards), the unit of work
+    runs in a SAVEPOINT inside it instead. ``announce`` is called after each commit that
+    recorded events: the service wakes the event worker there, outside the transaction (see
+    ``notifications.Announcer``).
     """
+
+    notes: SqlNoteRepository
+    events: SqlEventLog
+    note_tags: SqlNoteTagRepository
+    counts: SqlCountRepository
+    idempotency_keys: SqlIdempotencyKeyRepository
 
     def __init__(self, connect: Connect, *, announce: Callable[[], None] | None = None) -> None:
         self._connect = connect
@@ -70,8 +49,9 @@ class SqlUnitOfWork(UnitOfWork):
             await self._lease.__aexit__(None, None, None)
             raise
         self.notes = SqlNoteRepository(self._sql)
-        self.events = self._events = SqlEventLog(self._sql)
-        self.tags = SqlTagRepository(self._sql)
+        self.events = SqlEventLog(self._sql)
+        self.note_tags = SqlNoteTagRepository(self._sql)
+        self.counts = SqlCountRepository(self._sql)
         self.idempotency_keys = SqlIdempotencyKeyRepository(self._sql)
         return self
 
@@ -87,6 +67,7 @@ class SqlUnitOfWork(UnitOfWork):
             await self._lease.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
+        """Make every change of this unit of work durable, or raise and keep none."""
         await self._sql.commit()
-        if self._events.recorded and self._announce is not None:
+        if self.events.recorded and self._announce is not None:
             self._announce()

@@ -1,6 +1,7 @@
-"""SQLAlchemy models, used as the entities passed between the layers, and the domain events."""
+"""SQLAlchemy models, the snapshots passed between the layers, and the domain events."""
 
 from notes.entities.base import Base
+from notes.entities.counts import CategoryCount, Count, TagCount
 from notes.entities.events import (
     EventRecord,
     NoteCreated,
@@ -10,21 +11,26 @@ from notes.entities.events import (
     ProcessedEvent,
 )
 from notes.entities.idempotency import IdempotencyKey
+from notes.entities.listing import NO_FILTER, NoteFilter, Position
 from notes.entities.note import Note, NoteView
-from notes.entities.tags import CategoryCount, NoteTag, TagCount, extract_tags
+from notes.entities.tags import NoteTag, extract_tags
 
 __all__ = [
+    "NO_FILTER",
     "Base",
     "CategoryCount",
+    "Count",
     "EventRecord",
     "IdempotencyKey",
     "Note",
     "NoteCreated",
     "NoteDeleted",
     "NoteEvent",
+    "NoteFilter",
     "NoteTag",
     "NoteUpdated",
     "NoteView",
+    "Position",
     "ProcessedEvent",
     "TagCount",
     "extract_tags",

@@ -1,15 +1,14 @@
-"""Hashtags: how they are found in a note's contents, and the tables derived from them."""
+"""Hashtags: how they are found in a note's contents, and the table of each note's tags."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notes.entities.base import Base
-from notes.entities.note import CATEGORY_MAX
 
 TAG_MAX = 100
 
@@ -37,27 +36,3 @@ class NoteTag(Base):
     tag: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
 
     __table_args__ = (Index("ix_note_tags_tag_note_id", "tag", "note_id"),)
-
-
-class TagCount(Base):
-    """How many live notes carry a tag; tags no live note carries have no row."""
-
-    __tablename__ = "tag_counts"
-
-    name: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-
-    def __repr__(self) -> str:
-        return f"TagCount({self.name!r}, {self.count})"
-
-
-class CategoryCount(Base):
-    """How many live notes are in a category; empty categories and ``""`` have no row."""
-
-    __tablename__ = "category_counts"
-
-    name: Mapped[str] = mapped_column(String(CATEGORY_MAX), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)
-
-    def __repr__(self) -> str:
-        return f"CategoryCount({self.name!r}, {self.count})"

@@ -7,17 +7,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from notes.bootstrap import Container
+from notes.core.config import Settings
+from notes.services.counts import CountsService
+from notes.services.health import HealthService
 from notes.services.notes import NotesService
-from notes.services.tags import TagsService
 
 # All are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency
 # would be sent to the thread pool on every request.
 
 
-async def get_container(request: Request) -> Container:
-    """The container built at start-up."""
-    container: Container = request.app.state.container
-    return container
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_notes_service(request: Request) -> NotesService:
@@ -26,12 +28,19 @@ async def get_notes_service(request: Request) -> NotesService:
     return container.notes
 
 
-async def get_tags_service(request: Request) -> TagsService:
-    """The tags service."""
+async def get_counts_service(request: Request) -> CountsService:
+    """The tag and category counts."""
     container: Container = request.app.state.container
-    return container.tags
+    return container.counts
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+async def get_health_service(request: Request) -> HealthService:
+    """Readiness."""
+    container: Container = request.app.state.container
+    return container.health
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
-TagsServiceDep = Annotated[TagsService, Depends(get_tags_service)]
+CountsServiceDep = Annotated[CountsService, Depends(get_counts_service)]
+HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from notes.entities import CategoryCount, Note, NoteView, TagCount
+from notes.entities import Count, NoteView
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
 from notes.services.cursors import MAX_CURSOR_LENGTH
+from notes.services.health import Readiness as ServiceReadiness
 
 
 def _no_nul(value: str) -> str:
@@ -105,7 +106,7 @@ class NoteRead(BaseModel):
     version: int
 
     @classmethod
-    def from_entity(cls, note: Note | NoteView) -> NoteRead:
+    def from_entity(cls, note: NoteView) -> NoteRead:
         """The API view of ``note``."""
         return cls(
             id=note.id,
@@ -124,7 +125,7 @@ class NamedCount(BaseModel):
     count: int
 
     @classmethod
-    def from_entity(cls, row: TagCount | CategoryCount) -> NamedCount:
+    def from_entity(cls, row: Count) -> NamedCount:
         """The API view of a tag's or a category's count."""
         return cls(name=row.name, count=row.count)
 
@@ -143,6 +144,16 @@ class Readiness(BaseModel):
     database: str
     schema_revision: str | None
     expected_revision: str
+
+    @classmethod
+    def from_service(cls, readiness: ServiceReadiness) -> Readiness:
+        """The API view of the readiness use case's answer."""
+        return cls(
+            status=readiness.status,
+            database=readiness.database,
+            schema_revision=readiness.schema_revision,
+            expected_revision=readiness.expected_revision,
+        )
 
 
 class Problem(BaseModel):

@@ -15,7 +15,7 @@ import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from notes.connectors.notes_repository import Position
+from notes.entities import Position
 from notes.services.errors import InvalidCursorError
 
 _FORMAT = "1"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notes.connectors.notes_repository import Position
 from notes.core.ids import uuid7
+from notes.entities import Position
 from notes.services.cursors import CursorCodec
 from notes.services.errors import InvalidCursorError
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventing import EventBus
 
-from notes.connectors.notifications import Listen
-from notes.connectors.unit_of_work import UnitOfWork
 from notes.entities import NoteEvent
+from notes.services.ports import Listen, UnitsOfWork
 
 _logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        uow: Callable[[], UnitOfWork],
+        uow: UnitsOfWork,
         bus: EventBus[NoteEvent],
         *,
         batch_size: int = 100,

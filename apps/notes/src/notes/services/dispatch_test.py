@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 import pytest
 from eventing import EventBus
-from sqlalchemy import text
 
 from notes.entities import NoteEvent
 from notes.services.dispatch import BatchReport, Dispatcher, EventWorker
@@ -291,39 +290,28 @@ async def _connected(memory_db, task):
 # --- against PostgreSQL ----------------------------------------------------------------------
 
 
-async def _snapshot(engine, event_ids, tags, category):
-    async with engine.connect() as conn:
-        processed = (
-            await conn.execute(
-                text(
-                    "SELECT event_id, listener, processed_at FROM processed_events "
-                    "WHERE event_id = ANY(:ids) ORDER BY 1, 2"
-                ),
-                {"ids": event_ids},
-            )
-        ).all()
-        note_tags = (
-            await conn.execute(
-                text("SELECT note_id, tag FROM note_tags WHERE tag = ANY(:tags) ORDER BY 1, 2"),
-                {"tags": tags},
-            )
-        ).all()
-        counts = (
-            await conn.execute(
-                text(
-                    "SELECT 'tag', name, count FROM tag_counts WHERE name = ANY(:tags) "
-                    "UNION ALL SELECT 'category', name, count FROM category_counts "
-                    "WHERE name = :category ORDER BY 1, 2"
-                ),
-                {"tags": tags, "category": category},
-            )
-        ).all()
+async def _snapshot(sql, event_ids, tags, category):
+    processed = await sql.fetch(
+        "SELECT event_id, listener, processed_at FROM processed_events "
+        "WHERE event_id = ANY(:ids) ORDER BY 1, 2",
+        ids=event_ids,
+    )
+    note_tags = await sql.fetch(
+        "SELECT note_id, tag FROM note_tags WHERE tag = ANY(:tags) ORDER BY 1, 2", tags=tags
+    )
+    counts = await sql.fetch(
+        "SELECT 'tag', name, count FROM tag_counts WHERE name = ANY(:tags) "
+        "UNION ALL SELECT 'category', name, count FROM category_counts "
+        "WHERE name = :category ORDER BY 1, 2",
+        tags=tags,
+        category=category,
+    )
     return processed, note_tags, counts
 
 
 @pytest.mark.integrated
 async def test_dispatching_an_event_again_changes_nothing_the_second_time(
-    engine, committing_uow, make_unique
+    sql, committing_uow, make_unique
 ):
     tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
     service = NotesService(committing_uow)
@@ -338,23 +326,21 @@ async def test_dispatching_an_event_again_changes_nothing_the_second_time(
             for e in await uow.events.after(0, limit=100_000)
             if e.note_id in {kept.id, gone.id}
         ]
-    first = await _snapshot(engine, ids, [tag], category)
+    first = await _snapshot(sql, ids, [tag], category)
     assert first[1] == [(kept.id, tag)]
     assert first[2] == [("category", category, 1), ("tag", tag, 1)]
     assert len(first[0]) == 3 * len(ids)
 
-    async with engine.begin() as conn:  # as if the worker died before marking them
-        await conn.execute(
-            text("UPDATE events SET dispatched_at = NULL WHERE id = ANY(:ids)"), {"ids": ids}
-        )
+    # As if the worker died before marking them.
+    await sql.execute("UPDATE events SET dispatched_at = NULL WHERE id = ANY(:ids)", ids=ids)
     await dispatcher.dispatch_pending()
 
-    assert await _snapshot(engine, ids, [tag], category) == first
+    assert await _snapshot(sql, ids, [tag], category) == first
 
 
 @pytest.mark.integrated
 async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redelivery(
-    engine, committing_uow, make_unique
+    sql, committing_uow, make_unique
 ):
     tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
     service = NotesService(committing_uow)
@@ -378,5 +364,5 @@ async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redeliv
     await asyncio.gather(*(bus.publish(event) for event in mine))  # every event once more
     await bus.publish_batch(mine)  # and all of them again, as one batch
 
-    _, _, counts = await _snapshot(engine, [], [tag], category)
+    _, _, counts = await _snapshot(sql, [], [tag], category)
     assert counts == [("category", category, 15), ("tag", tag, 15)]

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notes.connectors.memory import InMemoryDatabase, InMemoryUnitOfWork
 from notes.entities import IdempotencyKey
 from notes.services.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
 from notes.services.notes import (
@@ -42,13 +41,13 @@ def clock():
 
 
 @pytest.fixture
-def database():
-    return InMemoryDatabase()
+def database(memory_db):
+    return memory_db
 
 
 @pytest.fixture
 def service(database, clock):
-    return NotesService(lambda: InMemoryUnitOfWork(database=database), clock=clock)
+    return NotesService(database.unit_of_work, clock=clock)
 
 
 def _respond(note):
@@ -110,7 +109,7 @@ async def test_create_without_a_category_files_the_note_under_no_category(servic
 
 
 async def test_key_in_use_error_names_the_key(service, database):
-    async with InMemoryUnitOfWork(database=database) as running:
+    async with database.unit_of_work() as running:
         assert await running.idempotency_keys.try_lock("order-42")
         with pytest.raises(IdempotencyKeyInUseError) as raised:
             await service.create_idempotent(key="order-42", contents="x", respond=_respond)

@@ -15,7 +15,7 @@ with it.
 Why the counts stay exact: a listener never adds or subtracts. It recomputes the count of
 every tag or category the batch touched, once per batch, from the source rows
 (``note_tags``, ``notes``), in its own transaction, after taking a lock per name
-(``TagRepository.recount_*``). Increments would need exactly-once delivery and one order of
+(``CountRepository.recount_*``). Increments would need exactly-once delivery and one order of
 events; a recount needs neither. Two recounts of a name run one after the other and the
 later one counts what is committed when it holds the lock, so the last count written for a
 name is never older than the last change committed before it. Every change to a name's
@@ -36,8 +36,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from eventing import EventBus
 
-from notes.connectors.unit_of_work import UnitOfWork
 from notes.entities import NoteCreated, NoteDeleted, NoteEvent, NoteUpdated, extract_tags
+from notes.services.ports import UnitOfWork, UnitsOfWork
 
 _logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def tag_note(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
     """Make each note's tags those of its contents now; none once it is deleted."""
     note_ids = {event.note_id for event in events}
     live = {note.id: note for note in await uow.notes.get_many_for_update(note_ids)}
-    await uow.tags.set_note_tags(
+    await uow.note_tags.set_note_tags(
         {
             note_id: extract_tags(live[note_id].contents) if note_id in live else ()
             for note_id in note_ids
@@ -65,15 +65,17 @@ async def tag_note(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
 
 async def count_tags(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
     """Recount, once each, the tags the events touched."""
-    await uow.tags.recount_tags(frozenset().union(*(e.affected_tags() for e in events)))
+    await uow.counts.recount_tags(frozenset().union(*(e.affected_tags() for e in events)))
 
 
 async def count_categories(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
     """Recount, once each, the categories the events touched."""
-    await uow.tags.recount_categories(frozenset().union(*(e.affected_categories() for e in events)))
+    await uow.counts.recount_categories(
+        frozenset().union(*(e.affected_categories() for e in events))
+    )
 
 
-def once(name: str, effect: Effect, uow: Callable[[], UnitOfWork]) -> Handler:
+def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
     """A batch handler applying ``effect`` to the events ``name`` has not handled yet.
 
     One unit of work records the batch in ``processed_events`` and applies the effect to
@@ -97,7 +99,7 @@ def once(name: str, effect: Effect, uow: Callable[[], UnitOfWork]) -> Handler:
     return handle
 
 
-def build_bus(uow: Callable[[], UnitOfWork]) -> EventBus[NoteEvent]:
+def build_bus(uow: UnitsOfWork) -> EventBus[NoteEvent]:
     """The bus with every listener registered; checked, so a wiring mistake fails at start-up."""
     bus: EventBus[NoteEvent] = EventBus()
     bus.subscribe_batch("tag_note", once("tag_note", tag_note, uow), events=NOTE_EVENTS)
@@ -112,5 +114,5 @@ def build_bus(uow: Callable[[], UnitOfWork]) -> EventBus[NoteEvent]:
 
 
 def graph_block(bus: EventBus[NoteEvent]) -> str:
-    """The README's picture of the listener graph, between its marker comments."""
+    """The picture of the listener graph in docs/events.md, between its marker comments."""
     return f"{GRAPH_START}\n```mermaid\n{bus.to_mermaid()}```\n{GRAPH_END}"

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from notes.connectors.notes_repository import NoteFilter
-from notes.entities import NoteCreated, NoteDeleted, NoteUpdated
+from notes.entities import NoteCreated, NoteDeleted, NoteFilter, NoteUpdated
 from notes.services.dispatch import Dispatcher
 from notes.services.listeners import (
     GRAPH_END,
@@ -22,7 +21,8 @@ from notes.services.notes import NotesService
 
 # The workspace's README: the nearest folder above holding uv.lock (found by walking up, so
 # the test also holds in copies of the tree, such as mutation testing's).
-README = next(p for p in Path(__file__).resolve().parents if (p / "uv.lock").exists()) / "README.md"
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "uv.lock").exists())
+EVENTS_PAGE = ROOT / "docs" / "events.md"
 
 
 @pytest.fixture
@@ -126,7 +126,9 @@ async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory
 
     async def not_idempotent(uow, events):
         deliveries.append([e.id for e in events])
-        await uow.tags.set_note_tags({e.note_id: {f"delivery-{len(deliveries)}"} for e in events})
+        await uow.note_tags.set_note_tags(
+            {e.note_id: {f"delivery-{len(deliveries)}"} for e in events}
+        )
 
     handler = once("not_idempotent", not_idempotent, memory_db.unit_of_work)
     await handler([event])
@@ -164,7 +166,7 @@ async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(m
 
     async def fails_once(uow, events):
         attempts.append(len(events))
-        await uow.tags.set_note_tags({e.note_id: {"half-done"} for e in events})
+        await uow.note_tags.set_note_tags({e.note_id: {"half-done"} for e in events})
         if len(attempts) == 1:
             raise RuntimeError("effect failed")
 
@@ -258,9 +260,9 @@ def test_tags_are_counted_after_they_are_extracted(bus, event_type):
     assert bus.layers(event_type) == (("count_categories", "tag_note"), ("count_tags",))
 
 
-def test_the_readme_shows_the_listener_graph_the_code_builds(bus):
-    text = README.read_text()
+def test_the_events_page_shows_the_listener_graph_the_code_builds(bus):
+    text = EVENTS_PAGE.read_text()
     blocks = re.findall(
         re.escape(GRAPH_START) + r".*?" + re.escape(GRAPH_END), text, flags=re.DOTALL
     )
-    assert blocks == [graph_block(bus)], "the README's graph is stale: run make events_graph"
+    assert blocks == [graph_block(bus)], "docs/events.md's graph is stale: run make events_graph"

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from notes.connectors.notes_repository import NO_FILTER, NoteFilter, NoteReader, Position
-from notes.connectors.unit_of_work import UnitOfWork
 from notes.core.batching import Batcher
 from notes.core.clock import Clock, utc_now
 from notes.core.ids import uuid7
-from notes.entities import IdempotencyKey, Note, NoteCreated, NoteDeleted, NoteUpdated, NoteView
+from notes.entities import (
+    NO_FILTER,
+    IdempotencyKey,
+    Note,
+    NoteCreated,
+    NoteDeleted,
+    NoteFilter,
+    NoteUpdated,
+    NoteView,
+    Position,
+)
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
     IdempotencyKeyInUseError,
@@ -25,6 +33,7 @@ from notes.services.errors import (
     NoteNotFoundError,
     VersionConflictError,
 )
+from notes.services.ports import NoteReader, UnitsOfWork
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 # Expired keys deleted, at most, by each create that stores a new key.
@@ -69,7 +78,7 @@ class NotesService:
 
     def __init__(
         self,
-        uow: Callable[[], UnitOfWork],
+        uow: UnitsOfWork,
         *,
         reader: NoteReader | None = None,
         clock: Clock = utc_now,
@@ -98,7 +107,7 @@ class NotesService:
             deleted_at=None,
         )
 
-    async def create(self, *, contents: str, category: str = "") -> Note:
+    async def create(self, *, contents: str, category: str = "") -> NoteView:
         """Store a new note and return it once committed.
 
         Creates that arrive together are committed together (group commit): one transaction
@@ -106,7 +115,7 @@ class NotesService:
         """
         note = self._new_note(contents, category, self._clock())
         await self._creates.submit(note)
-        return note
+        return NoteView.of(note)
 
     @property
     def create_batches(self) -> int:
@@ -127,7 +136,7 @@ class NotesService:
         key: str,
         contents: str,
         category: str = "",
-        respond: Callable[[Note], RecordedResponse],
+        respond: Callable[[NoteView], RecordedResponse],
     ) -> tuple[RecordedResponse, bool]:
         """Create a note at most once per ``key``; the response, and whether it is a replay.
 
@@ -154,7 +163,7 @@ class NotesService:
             note = self._new_note(contents, category, now)
             await uow.notes.add(note)
             await uow.events.add(NoteCreated.of(note, at=note.creation_date))
-            response = respond(note)
+            response = respond(NoteView.of(note))
             await uow.idempotency_keys.add(
                 IdempotencyKey(
                     key=key,
@@ -182,8 +191,8 @@ class NotesService:
         contents: str | None = None,
         category: str | None = None,
         if_version: Collection[int] | None = None,
-    ) -> Note:
-        """Change the given fields and return the note; ``None`` leaves a field as it is.
+    ) -> NoteView:
+        """Change the given fields and return the note as it is then; ``None`` leaves a field.
 
         With ``if_version``, the change applies only if the note is at one of those versions,
         checked under a row lock so concurrent edits based on the same version cannot both
@@ -209,7 +218,7 @@ class NotesService:
                 note.updated_at = self._clock()
                 await uow.events.add(NoteUpdated.of(note, at=note.updated_at, before=before))
                 await uow.commit()
-        return note
+            return NoteView.of(note)
 
     async def list(
         self,
@@ -237,8 +246,8 @@ class NotesService:
 
     async def delete(
         self, note_id: uuid.UUID, *, if_version: Collection[int] | None = None
-    ) -> Note:
-        """Mark the note deleted and return it; NoteNotFoundError if it is not live.
+    ) -> NoteView:
+        """Mark the note deleted and return it as it was then; NoteNotFoundError if it is not live.
 
         With ``if_version``, only while the note is at one of those versions (checked under the
         row lock, as ``update`` does); otherwise VersionConflictError and nothing changes.
@@ -252,13 +261,13 @@ class NotesService:
             note.deleted_at = self._clock()
             await uow.events.add(NoteDeleted.of(note, at=note.deleted_at))
             await uow.commit()
-        return note
+            return NoteView.of(note)
 
 
 class _ReaderOverUnitsOfWork(NoteReader):
     """Each read in a unit of work of its own: the reader when no other is given."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: UnitsOfWork) -> None:
         self._uow = uow
 
     async def get(self, note_id: uuid.UUID) -> NoteView | None:

@@ -13,12 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
-from notes.connectors.notes_repository import NoteFilter, Position, list_statement
-from notes.connectors.unit_of_work import SqlUnitOfWork
-from notes.core.ids import uuid7
-from notes.entities import Note
+from notes.entities import NoteFilter, NoteView, Position
 from notes.services.errors import IdempotencyKeyInUseError, VersionConflictError
 from notes.services.notes import NotesService, RecordedResponse
 
@@ -29,9 +25,9 @@ GUARD_SECONDS = 30
 
 
 @pytest.fixture
-def committing(engine):
+def committing(committing_uow):
     """Units of work that really commit, each on a connection of its own."""
-    return lambda: SqlUnitOfWork(engine.connect)
+    return committing_uow
 
 
 @pytest.fixture
@@ -51,17 +47,14 @@ async def test_concurrent_creates_are_stored_with_their_events(live_service, com
     assert live_service.create_batches < len(created)
 
 
-async def _wait_until_blocked_on_a_lock(engine, query_fragment):
+async def _wait_until_blocked_on_a_lock(sql, query_fragment):
     """Return once a session of this database waits on a lock in a query with the fragment."""
     for _ in range(GUARD_SECONDS * 20):
-        async with engine.connect() as conn:
-            waiting = await conn.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock' AND query LIKE :fragment"
-                ),
-                {"fragment": f"%{query_fragment}%"},
-            )
+        waiting = await sql.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE :fragment",
+            fragment=f"%{query_fragment}%",
+        )
         if waiting:
             return
         await asyncio.sleep(0.05)
@@ -76,7 +69,7 @@ def _respond(note):
 
 
 async def test_edit_waiting_for_a_concurrent_edit_sees_its_version_and_conflicts(
-    engine, committing, live_service, make_unique
+    sql, committing, live_service, make_unique
 ):
     note = await live_service.create(contents="v1", category=make_unique("cat"))
     async with committing() as first:
@@ -86,7 +79,7 @@ async def test_edit_waiting_for_a_concurrent_edit_sees_its_version_and_conflicts
         second = asyncio.create_task(
             live_service.update(note.id, contents="v2 by the second edit", if_version={1})
         )
-        await _wait_until_blocked_on_a_lock(engine, "FROM notes")
+        await _wait_until_blocked_on_a_lock(sql, "FROM notes")
         await first.commit()
     with pytest.raises(VersionConflictError):
         await asyncio.wait_for(second, GUARD_SECONDS)
@@ -102,7 +95,7 @@ async def test_concurrent_edits_based_on_one_version_let_exactly_one_apply(
         *(live_service.update(note.id, contents=f"edit {i}", if_version={1}) for i in range(4)),
         return_exceptions=True,
     )
-    applied = [r for r in results if isinstance(r, Note)]
+    applied = [r for r in results if isinstance(r, NoteView)]
     assert len(applied) == 1
     assert all(isinstance(r, VersionConflictError) for r in results if r not in applied)
     stored = await live_service.get_or_raise(note.id)
@@ -145,7 +138,7 @@ async def test_request_after_the_first_committed_replays_it(live_service, make_u
     assert (again, replayed) == (first, True)
 
 
-async def test_concurrent_creates_with_one_key_store_one_note(engine, live_service, make_unique):
+async def test_concurrent_creates_with_one_key_store_one_note(sql, live_service, make_unique):
     key = make_unique("key")
     category = make_unique("cat")
     results = await asyncio.gather(
@@ -162,11 +155,7 @@ async def test_concurrent_creates_with_one_key_store_one_note(engine, live_servi
     assert all(isinstance(r, IdempotencyKeyInUseError) for r in refused)
     assert [replayed for _, replayed in answers].count(False) == 1
     assert len({response.body["id"] for response, _ in answers}) == 1
-    async with engine.connect() as conn:
-        stored = await conn.scalar(
-            text("SELECT count(*) FROM notes WHERE category = :c"), {"c": category}
-        )
-    assert stored == 1
+    assert await sql.scalar("SELECT count(*) FROM notes WHERE category = :c", c=category) == 1
 
 
 # --- search with PostgreSQL's English stemming -----------------------------------------------
@@ -215,54 +204,6 @@ async def test_search_finds_a_changed_note_by_its_new_words(service, sql_uow, no
     await _add(sql_uow, note)
     await service.update(note.id, contents=f"new {word}")
     assert [n.id for n in (await service.list(where=NoteFilter(text=word))).notes] == [note.id]
-
-
-# --- paging reads the index ------------------------------------------------------------------
-
-
-async def _plan(connection, query):
-    """PostgreSQL's plan for ``query`` when it may not read whole tables."""
-    compiled = query.compile(connection.sync_engine)
-    await connection.execute(text("SET LOCAL enable_seqscan = off"))
-    rows = await connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
-    return "\n".join(row[0] for row in rows)
-
-
-async def test_page_after_a_cursor_is_read_off_the_index_without_sorting(connection):
-    # Statistics of a table with many categories (inside this test's transaction), so the
-    # plan does not depend on whatever other tests left in the shared database.
-    await connection.execute(
-        text(
-            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
-            " SELECT gen_random_uuid(), 'filler ' || i, 'plan-' || (i % 3),"
-            "  timestamptz '2025-01-01' + i * interval '1 minute', now()"
-            " FROM generate_series(1, 3000) AS i"
-        )
-    )
-    await connection.execute(text("ANALYZE notes"))
-    after = Position(datetime(2026, 1, 1, tzinfo=UTC), uuid7())
-    for where, index in [
-        (NoteFilter(), "ix_notes_live_newest"),
-        (NoteFilter(category="plan-1"), "ix_notes_live_category_newest"),
-    ]:
-        plan = await _plan(connection, list_statement(limit=20, after=after, where=where))
-        assert index in plan, plan
-        assert "Sort" not in plan, plan
-
-
-async def test_text_search_reads_the_gin_index(connection):
-    # Enough notes, and fresh statistics, for a rare word to be cheaper to find through GIN
-    # than by walking the list's btree index.
-    await connection.execute(
-        text(
-            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
-            " SELECT gen_random_uuid(), 'filler words ' || i, 'gin-plan', now(), now()"
-            " FROM generate_series(1, 3000) AS i"
-        )
-    )
-    await connection.execute(text("ANALYZE notes"))
-    plan = await _plan(connection, list_statement(limit=20, where=NoteFilter(text="garden")))
-    assert "ix_notes_live_contents_tsv" in plan, plan
 
 
 # --- property: paging by cursor on PostgreSQL ------------------------------------------------

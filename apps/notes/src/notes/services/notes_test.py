@@ -2,18 +2,26 @@
 """The notes use cases against the in-memory fakes: no database."""
 
 import asyncio
+import dataclasses
 import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notes.connectors.memory import InMemoryDatabase, InMemoryUnitOfWork
-from notes.connectors.notes_repository import NO_FILTER, NoteFilter, Position
 from notes.core.ids import uuid7
-from notes.entities import Note, NoteCreated, NoteDeleted, NoteUpdated
+from notes.entities import (
+    NO_FILTER,
+    Note,
+    NoteCreated,
+    NoteDeleted,
+    NoteFilter,
+    NoteUpdated,
+    NoteView,
+    Position,
+)
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
     IdempotencyKeyInUseError,
@@ -31,8 +39,8 @@ from notes.services.notes import (
 
 
 @pytest.fixture
-def uow():
-    return InMemoryUnitOfWork()
+def uow(memory_uow):
+    return memory_uow
 
 
 @pytest.fixture
@@ -71,7 +79,7 @@ async def test_when_a_group_fails_to_commit_each_create_is_tried_alone(memory_db
         *(service.create(contents=f"note {i}") for i in range(3)), return_exceptions=True
     )
     assert isinstance(first, ConnectionError)
-    assert all(isinstance(note, Note) for note in others)
+    assert all(isinstance(note, NoteView) for note in others)
     async with memory_db.unit_of_work() as uow:
         stored = await uow.notes.list(limit=10)
     assert sorted(n.contents for n in stored) == ["note 1", "note 2"]
@@ -279,8 +287,8 @@ async def test_cursor_keeps_the_filters_given_with_it(service):
     assert len([i for p in pages for i in p]) == 3
 
 
-async def test_foreign_or_garbled_cursor_is_invalid(service):
-    foreign_uow = InMemoryUnitOfWork()
+async def test_foreign_or_garbled_cursor_is_invalid(service, new_memory_db):
+    foreign_uow = new_memory_db().unit_of_work()
     foreign = NotesService(lambda: foreign_uow, cursors=CursorCodec(b"x" * 32))
     for i in range(3):
         await foreign.create(contents=f"n{i}")
@@ -339,10 +347,10 @@ async def test_same_key_with_another_body_is_refused(service, uow):
     assert len(uow.committed) == 1
 
 
-async def test_key_held_by_a_running_request_is_in_use():
-    database = InMemoryDatabase()
-    service = NotesService(lambda: InMemoryUnitOfWork(database=database))
-    async with InMemoryUnitOfWork(database=database) as running:
+async def test_key_held_by_a_running_request_is_in_use(memory_db):
+    database = memory_db
+    service = NotesService(database.unit_of_work)
+    async with database.unit_of_work() as running:
         assert await running.idempotency_keys.try_lock("k")
         with pytest.raises(IdempotencyKeyInUseError):
             await service.create_idempotent(key="k", contents="x", respond=_respond)
@@ -373,13 +381,20 @@ async def test_fingerprint_is_canonical():
 # --- property: a walk by cursors visits each note exactly once ------------------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60,
+    deadline=None,
+    # new_memory_db is a factory: nothing of it is shared between examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     moments=st.lists(st.integers(min_value=0, max_value=20), max_size=40),
     sizes=st.lists(st.integers(min_value=1, max_value=7), min_size=1, max_size=10),
 )
-async def test_paging_with_random_sizes_visits_each_note_once_in_order(moments, sizes):
-    uow = InMemoryUnitOfWork()
+async def test_paging_with_random_sizes_visits_each_note_once_in_order(
+    new_memory_db, moments, sizes
+):
+    uow = new_memory_db().unit_of_work()
     service = NotesService(lambda: uow)
     notes = [
         Note(
@@ -488,7 +503,7 @@ async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
     await service.create(contents="untagged")
     async with uow:
         for note in tagged:
-            await uow.tags.set_note_tags({note.id: {"tagged"}})
+            await uow.note_tags.set_note_tags({note.id: {"tagged"}})
         await uow.commit()
     newest_first = [n.id for n in reversed(tagged)]
     for tag in ("tagged", "#TAGGED", "Tagged"):
@@ -501,3 +516,27 @@ async def test_list_by_tag_ignores_the_hash_and_case_and_pages_by_cursor(uow):
     only = await service.list(where=NoteFilter(tag="tagged", text="2"))
     assert [n.id for n in only.notes] == [tagged[2].id]
     assert (await service.list(where=NoteFilter(tag="other"))).notes == []
+
+
+async def test_changes_return_frozen_snapshots_not_entities(service):
+    created = await service.create(contents="one")
+    updated = await service.update(created.id, contents="two")
+    unchanged = await service.update(created.id, contents="two")
+    deleted = await service.delete(created.id)
+    for view in (created, updated, unchanged, deleted):
+        assert type(view) is NoteView
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            view.contents = "changed"  # type: ignore[misc]
+    assert (created.version, updated.version, unchanged.version) == (1, 2, 2)
+    assert (created.deleted_at, deleted.deleted_at is not None) == (None, True)
+
+
+async def test_an_idempotent_create_shapes_its_answer_from_a_snapshot(service):
+    shown = []
+
+    def respond(note):
+        shown.append(note)
+        return RecordedResponse(201, {"id": str(note.id)})
+
+    await service.create_idempotent(key="k", contents="x", respond=respond)
+    assert [type(note) for note in shown] == [NoteView]

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from notes.connectors.notes_repository import NoteFilter
-from notes.entities import Note, NoteView
+from notes.entities import NoteFilter, NoteView
 from notes.entities.idempotency import IDEMPOTENCY_KEY_MAX
 from notes.interface.conditional import etag, if_match_versions, none_match
 from notes.interface.dependencies import NotesServiceDep
@@ -69,7 +68,7 @@ async def create_note(
         response.headers.update(_note_headers(note.id, note.version))
         return NoteRead.from_entity(note)
 
-    def respond(note: Note) -> RecordedResponse:
+    def respond(note: NoteView) -> RecordedResponse:
         return RecordedResponse(201, jsonable_encoder(NoteRead.from_entity(note)))
 
     recorded, replayed = await service.create_idempotent(
@@ -189,5 +188,5 @@ async def delete_note(
     return NoteRead.from_entity(note)
 
 
-def _etag_only(note: Note | NoteView) -> dict[str, str]:
+def _etag_only(note: NoteView) -> dict[str, str]:
     return {"ETag": etag(note.version)}

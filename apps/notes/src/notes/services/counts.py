@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from notes.connectors.unit_of_work import UnitOfWork
-from notes.entities import CategoryCount, TagCount
+from notes.entities import Count
+from notes.services.ports import UnitsOfWork
 
 
-class TagsService:
+class CountsService:
     """Tags and categories of live notes with their counts, most used first, ties by name."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: UnitsOfWork) -> None:
         self._uow = uow
 
-    async def list_tags(self) -> list[TagCount]:
+    async def list_tags(self) -> list[Count]:
         """Every tag of a live note, with how many live notes carry it."""
         async with self._uow() as uow:
-            return await uow.tags.tag_counts()
+            return await uow.counts.tag_counts()
 
-    async def list_categories(self) -> list[CategoryCount]:
+    async def list_categories(self) -> list[Count]:
         """Every non-empty category of a live note, with how many live notes are in it."""
         async with self._uow() as uow:
-            return await uow.tags.category_counts()
+            return await uow.counts.category_counts()

@@ -1,0 +1,95 @@
+"""Every adapter fits the port it is plugged in as.
+
+The connectors implement the ports of ``notes.services.ports`` by shape, without importing
+them, so nothing but a check ties the two: mypy checks the annotated assignments below (a
+missing method or a changed signature fails ``make static_checks``), and the test compares the
+parameters of every method of every port with those of its adapters at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Protocol
+
+from notes.connectors.counts_repository import SqlCountRepository
+from notes.connectors.database import create_engine, create_read_pool
+from notes.connectors.event_log import SqlEventLog
+from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
+from notes.connectors.memory import (
+    InMemoryCountRepository,
+    InMemoryDatabase,
+    InMemoryEventLog,
+    InMemoryIdempotencyKeyRepository,
+    InMemoryNoteRepository,
+    InMemoryNoteTagRepository,
+    InMemoryUnitOfWork,
+    InMemoryWakeups,
+)
+from notes.connectors.migrations import SqlSchemaState
+from notes.connectors.note_tags_repository import SqlNoteTagRepository
+from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepository
+from notes.connectors.notifications import PgWakeups, listen
+from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.core.config import Settings
+from notes.services import ports
+
+# Each port, and the classes that implement it: the PostgreSQL adapter, then the fake.
+ADAPTERS: dict[type, list[type]] = {
+    ports.NoteReader: [PooledNoteReader, SqlNoteRepository, InMemoryNoteRepository],
+    ports.NoteRepository: [SqlNoteRepository, InMemoryNoteRepository],
+    ports.EventLog: [SqlEventLog, InMemoryEventLog],
+    ports.NoteTagRepository: [SqlNoteTagRepository, InMemoryNoteTagRepository],
+    ports.CountRepository: [SqlCountRepository, InMemoryCountRepository],
+    ports.IdempotencyKeyRepository: [SqlIdempotencyKeyRepository, InMemoryIdempotencyKeyRepository],
+    ports.UnitOfWork: [SqlUnitOfWork, InMemoryUnitOfWork],
+    ports.Wakeups: [PgWakeups, InMemoryWakeups],
+    ports.SchemaState: [SqlSchemaState],
+}
+
+
+def _members(port: type) -> dict[str, object]:
+    """The methods and properties a port declares, its bases' included."""
+    names = {
+        name
+        for cls in port.__mro__
+        if cls not in (object, Protocol) and not cls.__name__.startswith("_")
+        for name in vars(cls)
+        if not name.startswith("_") or name in {"__aenter__", "__aexit__"}
+    }
+    return {name: getattr(port, name) for name in names if name not in {"_is_protocol"}}
+
+
+def test_every_adapter_has_every_method_of_its_port_with_the_same_parameters() -> None:
+    checked = 0
+    for port, adapters in ADAPTERS.items():
+        for name, member in _members(port).items():
+            if not callable(member):
+                continue
+            expected = list(inspect.signature(member).parameters)
+            for adapter in adapters:
+                assert hasattr(adapter, name), f"{adapter.__name__} lacks {port.__name__}.{name}"
+                found = list(inspect.signature(getattr(adapter, name)).parameters)
+                assert found == expected, f"{adapter.__name__}.{name}{found} != {expected}"
+                checked += 1
+    assert checked > 40
+
+
+async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> None:
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+    engine = create_engine(settings)
+    database = InMemoryDatabase()
+    try:
+        units: list[ports.UnitOfWork] = [SqlUnitOfWork(engine.connect), database.unit_of_work()]
+        readers: list[ports.NoteReader] = [PooledNoteReader(create_read_pool(settings))]
+        schema: ports.SchemaState = SqlSchemaState(engine)
+        listens: list[ports.Listen] = [
+            database.listen,
+            functools.partial(listen, settings.database_url, application_name="check"),
+        ]
+        wakeups: ports.Wakeups = InMemoryWakeups()
+    finally:
+        await engine.dispose()
+    assert len(units) + len(readers) + len(listens) == 5
+    assert schema.describe() == "127.0.0.1:1/none"
+    assert not await wakeups.wait(0)

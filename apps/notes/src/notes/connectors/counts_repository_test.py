@@ -1,0 +1,82 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""The count repository's contract, against the in-memory fake and PostgreSQL."""
+
+from datetime import UTC, datetime
+
+
+async def _add_notes(uow, notes):
+    async with uow:
+        for note in notes:
+            await uow.notes.add(note)
+        await uow.commit()
+
+
+async def _set_tags(uow, note_tags):
+    async with uow:
+        for note, tags in note_tags:
+            await uow.note_tags.set_note_tags({note.id: tags})
+        await uow.commit()
+
+
+async def test_tag_recount_counts_tagged_notes_and_forgets_unused_tags(
+    uow, note_factory, make_unique
+):
+    common, rare, unused = (make_unique("tag") for _ in range(3))
+    notes = note_factory.build_batch(3)
+    await _add_notes(uow, notes)
+    await _set_tags(uow, [(notes[0], {common, rare}), (notes[1], {common}), (notes[2], {common})])
+    async with uow:
+        await uow.counts.recount_tags({common, rare, unused})
+        await uow.commit()
+    async with uow:
+        counts = {c.name: c.count for c in await uow.counts.tag_counts()}
+    assert (counts[common], counts[rare]) == (3, 1)
+    assert unused not in counts
+
+    await _set_tags(uow, [(notes[0], {common})])
+    async with uow:
+        await uow.counts.recount_tags({rare})
+        await uow.commit()
+    async with uow:
+        assert rare not in {c.name for c in await uow.counts.tag_counts()}
+
+
+async def test_category_recount_counts_live_notes_and_never_the_empty_category(
+    uow, note_factory, make_unique
+):
+    work, home = make_unique("cat"), make_unique("cat")
+    deleted = datetime(2026, 2, 1, tzinfo=UTC)
+    await _add_notes(
+        uow,
+        [
+            note_factory.build(category=work),
+            note_factory.build(category=work),
+            note_factory.build(category=work, deleted_at=deleted),
+            note_factory.build(category=home),
+            note_factory.build(category=""),
+        ],
+    )
+    async with uow:
+        await uow.counts.recount_categories({work, home, ""})
+        await uow.commit()
+    async with uow:
+        counts = {c.name: c.count for c in await uow.counts.category_counts()}
+    assert (counts[work], counts[home]) == (2, 1)
+    assert "" not in counts
+
+
+async def test_counts_are_most_used_first_then_by_name(uow, note_factory, make_unique):
+    prefix = make_unique("t")
+    b, a, c = f"{prefix}-b", f"{prefix}-a", f"{prefix}-c"
+    notes = note_factory.build_batch(2)
+    await _add_notes(uow, notes)
+    await _set_tags(uow, [(notes[0], {a, b, c}), (notes[1], {c})])
+    async with uow:
+        await uow.counts.recount_tags({a, b, c})
+        await uow.commit()
+    async with uow:
+        mine = [(t.name, t.count) for t in await uow.counts.tag_counts() if t.name in {a, b, c}]
+    assert mine == [(c, 2), (a, 1), (b, 1)]
+    async with uow:
+        everything = [(t.count, t.name) for t in await uow.counts.tag_counts()]
+    assert everything == sorted(everything, key=lambda item: (-item[0], item[1]))

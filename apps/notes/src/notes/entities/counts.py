@@ -1,0 +1,44 @@
+"""How many live notes carry each tag, and are in each category: kept by the listeners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from notes.entities.base import Base
+from notes.entities.note import CATEGORY_MAX
+from notes.entities.tags import TAG_MAX
+
+
+class TagCount(Base):
+    """How many live notes carry a tag; tags no live note carries have no row."""
+
+    __tablename__ = "tag_counts"
+
+    name: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"TagCount({self.name!r}, {self.count})"
+
+
+class CategoryCount(Base):
+    """How many live notes are in a category; empty categories and ``""`` have no row."""
+
+    __tablename__ = "category_counts"
+
+    name: Mapped[str] = mapped_column(String(CATEGORY_MAX), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"CategoryCount({self.name!r}, {self.count})"
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A tag or a category and how many live notes have it, as read: a snapshot."""
+
+    name: str
+    count: int
