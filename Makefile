@@ -116,13 +116,14 @@ code_fixes: .venv/.synced ## Apply ruff's automatic fixes
 	$(call banner,code fixes)
 	$(RUN) ruff check --fix .
 
-static_checks: .venv/.synced ## Formatting, lint, types, the layering contract, the lock file, container files
+static_checks: .venv/.synced ## Formatting, lint, types, the layering rules, the lock file, docs links, container files
 	$(call banner,static checks)
 	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
 	$(RUN) mypy apps/notes/src libs scripts bench
 	$(RUN) lint-imports
+	$(RUN) python scripts/docs_check.py
 	@$(MAKE) container_checks
 
 lock_check: $(UV) ## uv.lock matches every pyproject.toml of the workspace
@@ -136,7 +137,7 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
 
-bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for the README
+bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
 	$(call banner,benchmark: HTTP load)
@@ -171,8 +172,8 @@ shell_db: .venv/.synced ## psql on the database
 	$(call banner,psql)
 	$(RUN) python scripts/localdb.py psql
 
-events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) into README.md
-	$(call banner,listener graph into README.md)
+events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) into docs/events.md
+	$(call banner,listener graph into docs/events.md)
 	$(RUN) python scripts/events_graph.py
 
 # Compose reads the host ports from the environment: API_PORT=... applies to it too.
