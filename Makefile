@@ -31,7 +31,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
-	db_migration_create shell shell_db db_stop destroy compose_up compose_down compose_logs \
+	db_migration_create set_password shell shell_db db_stop destroy compose_up compose_down compose_logs \
 	events_graph bench bench_http bench_depth bench_events
 
 help: ## List the targets
@@ -121,7 +121,7 @@ static_checks: .venv/.synced ## Formatting, lint, types, the layering rules, the
 	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy apps/notes/src libs scripts bench
+	$(RUN) mypy apps/notes/src apps/notes/testkit libs scripts bench
 	$(RUN) lint-imports
 	$(RUN) python scripts/docs_check.py
 	@$(MAKE) container_checks
@@ -163,6 +163,11 @@ db_migration_create: .venv/.synced ## Generate a migration from the models: make
 	@test -n "$(MESSAGE)" || { echo 'usage: make db_migration_create MESSAGE="what changes"'; exit 2; }
 	$(WITH_DB) $(ALEMBIC) upgrade head
 	$(WITH_DB) $(ALEMBIC) revision --autogenerate -m "$(MESSAGE)"
+
+set_password: .venv/.synced ## Give an account a new password (asked for): make set_password EMAIL=...
+	$(call banner,new password for $(EMAIL))
+	@test -n "$(EMAIL)" || { echo 'usage: make set_password EMAIL=someone@example.com'; exit 2; }
+	$(WITH_DB) python -m notes.admin set-password "$(EMAIL)"
 
 shell: .venv/.synced ## A Python shell with the service importable and the database configured
 	$(call banner,python shell)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import localpg
 import psycopg
-from common import ROOT, fresh_database, machine, migrate, table
+from common import ROOT, BenchAccount, bench_account, fresh_database, machine, migrate, table
 from psycopg.conninfo import conninfo_to_dict
 
 BASE_MS = 1_750_000_000_000  # creation times of the seeded notes start here
@@ -54,19 +54,19 @@ SQL_SEEDED_ID = (
 )
 
 
-def seed(url: str, count: int) -> None:
-    """Insert ``count`` notes with COPY."""
+def seed(url: str, count: int, owner: uuid.UUID) -> None:
+    """Insert ``count`` notes of ``owner`` with COPY."""
     with (
         psycopg.connect(localpg.libpq_url(url)) as conn,
         conn.cursor() as cur,
         cur.copy(
-            "COPY notes (id, contents, category, creation_date, updated_at) FROM STDIN"
+            "COPY notes (id, owner_id, contents, category, creation_date, updated_at) FROM STDIN"
         ) as copy,
     ):
         for n in range(1, count + 1):
             created = datetime.fromtimestamp((BASE_MS + n) / 1000, UTC)
             contents = f"note {n}: remember to check #item{n % 97} before the weekend"
-            copy.write_row((seeded_id(n), contents, CATEGORIES[n % 5], created, created))
+            copy.write_row((seeded_id(n), owner, contents, CATEGORIES[n % 5], created, created))
     # Vacuumed now, and autovacuum kept off these tables while the benchmark runs, so that no
     # background maintenance lands in the middle of a measurement.
     with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
@@ -120,9 +120,13 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, script: Path | None, seconds: int, connections: int) -> Load:
-    """Run wrk against ``url`` and read its report."""
+def wrk(
+    url: str, *, script: Path | None, seconds: int, connections: int, token: str | None = None
+) -> Load:
+    """Run wrk against ``url`` (presenting ``token``, if given) and read its report."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if token is not None:
+        command += ["-H", f"Authorization: Bearer {token}"]
     if script is not None:
         command[1:1] = ["-s", str(script)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout  # noqa: S603
@@ -198,24 +202,9 @@ def pgbench(url: str, sql: str, *, seconds: int, connections: int, workdir: Path
     return Load(tps, q[49], q[98], int(failed.group(1)) if failed else 0)
 
 
-def main() -> int:
-    """Seed, load, print."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notes", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
-    options = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed (make bench installs it from the OS packages)")
-
-    url = fresh_database("notes_bench")
-    migrate(url)
-    print(f"seeding {options.notes:,} notes ...", flush=True)
-    seed(url, options.notes)
-
-    workdir = Path(tempfile.mkdtemp(prefix="notes-bench-"))
-    ids = [str(seeded_id(n)) for n in range(1, options.notes + 1, max(1, options.notes // 5000))]
+def write_scripts(workdir: Path, notes: int) -> tuple[Path, Path]:
+    """wrk's scripts: GET a random one of 5,000 seeded notes, and POST a new note."""
+    ids = [str(seeded_id(n)) for n in range(1, notes + 1, max(1, notes // 5000))]
     get_script = workdir / "get.lua"
     get_script.write_text(
         "local ids = {" + ",".join(f'"{i}"' for i in ids) + "}\n"
@@ -229,6 +218,28 @@ def main() -> int:
         'wrk.headers["Content-Type"] = "application/json"\n'
         f"wrk.body = {json.dumps(json.dumps(POST_BODY))}\n"
     )
+    return get_script, post_script
+
+
+def main() -> int:
+    """Seed, load, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (make bench installs it from the OS packages)")
+
+    url = fresh_database("notes_bench")
+    migrate(url)
+    account: BenchAccount = bench_account(url)
+    print(f"seeding {options.notes:,} notes ...", flush=True)
+    seed(url, options.notes, account.id)
+
+    workdir = Path(tempfile.mkdtemp(prefix="notes-bench-"))
+    get_script, post_script = write_scripts(workdir, options.notes)
 
     port = free_port()
     api = start_api(url, port, workdir / "api.log")
@@ -254,6 +265,7 @@ def main() -> int:
                         script=script,
                         seconds=options.seconds,
                         connections=options.connections,
+                        token=None if name == "GET /" else account.token,
                     )
                 )
     finally:
@@ -264,15 +276,16 @@ def main() -> int:
     seeded_id_sql = SQL_SEEDED_ID.format(base=BASE_MS)
     insert_id = "uuidv7()" if _server_major(url) >= 18 else "gen_random_uuid()"
     # The statements the API sends for each endpoint (fixed text: nothing here is user input).
-    live = f"SELECT {COLUMNS} FROM notes WHERE deleted_at IS NULL"  # noqa: S608
+    owned = f"owner_id = '{account.id}'"
+    live = f"SELECT {COLUMNS} FROM notes WHERE {owned} AND deleted_at IS NULL"  # noqa: S608
     newest_first = "ORDER BY creation_date DESC, id DESC"
     statements = {
         # A note and its event, in one transaction (the NOTIFY is sent after it, coalesced).
         "POST /notes/": "BEGIN;\n"
-        "INSERT INTO notes (id, contents, category, creation_date, updated_at) "
-        f"VALUES ({insert_id}, 'benchmark note #bench', 'bench', now(), now());\n"
-        "INSERT INTO events (type, note_id, occurred_at, payload) "
-        f"VALUES ('NoteCreated', {insert_id}, now(), "
+        "INSERT INTO notes (id, owner_id, contents, category, creation_date, updated_at) "
+        f"VALUES ({insert_id}, '{account.id}', 'benchmark note #bench', 'bench', now(), now());\n"
+        "INSERT INTO events (type, note_id, owner_id, occurred_at, payload) "
+        f"VALUES ('NoteCreated', {insert_id}, '{account.id}', now(), "
         """'{"category": "bench", "tags": ["bench"]}') RETURNING id;\n"""
         "COMMIT;",
         "GET /notes/{id}/": f"\\set n random(1, {options.notes})\n{live} AND id = {seeded_id_sql};",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import secrets
 import sys
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +18,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import localdb  # noqa: E402 - scripts/ is not a package; it is put on the path above
 import localpg  # noqa: E402
+import psycopg  # noqa: E402
 from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 
@@ -40,6 +45,42 @@ def migrate(url: str) -> None:
     config.attributes["database_url"] = url
     config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
+
+
+@dataclass(frozen=True)
+class BenchAccount:
+    """The account the benchmark's notes belong to, and a bearer token of it."""
+
+    id: uuid.UUID
+    token: str
+
+
+def bench_account(url: str) -> BenchAccount:
+    """Store an account (it cannot log in) and a token of it, valid for a day, directly.
+
+    Stored as the service stores them (the token's SHA-256), so the API accepts the token,
+    without the cost of signing up and logging in through Argon2.
+    """
+    account = BenchAccount(uuid.uuid4(), "nt_" + secrets.token_urlsafe(32))
+    now = datetime.now(UTC)
+    with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, email, email_key, password_hash, created_at)"
+            " VALUES (%s, %s, %s, NULL, %s)",
+            (account.id, f"{account.id}@bench.example", f"{account.id}@bench.example", now),
+        )
+        conn.execute(
+            "INSERT INTO tokens (id, user_id, token_hash, created_at, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (
+                uuid.uuid4(),
+                account.id,
+                hashlib.sha256(account.token.encode()).digest(),
+                now,
+                now + timedelta(days=1),
+            ),
+        )
+    return account
 
 
 def machine() -> str:

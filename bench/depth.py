@@ -18,11 +18,12 @@ import secrets
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import localpg
 import psycopg
-from common import migrate
+from common import bench_account, migrate
 from notes.connectors.database import create_engine
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
@@ -34,30 +35,35 @@ from sqlalchemy import text
 DATABASE = "notes_bench_depth"
 
 
-def prepare(url: str, notes: int) -> None:
-    """Migrate the bench database and fill it with ``notes`` live notes unless it has them."""
+def prepare(url: str, notes: int) -> uuid.UUID:
+    """Migrate the bench database and fill it with ``notes`` live notes of one owner unless it
+    has them; the owner."""
     migrate(url)
     with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
+        owners = conn.execute("SELECT DISTINCT owner_id FROM notes").fetchall()
         row = conn.execute("SELECT count(*) FROM notes WHERE deleted_at IS NULL").fetchone()
-        if row is not None and row[0] == notes:
+        if row is not None and row[0] == notes and len(owners) == 1:
             print(f"reusing {notes:,} notes in {DATABASE}")
-            return
+            owner: uuid.UUID = owners[0][0]
+            return owner
         print(f"filling {DATABASE} with {notes:,} notes ...", flush=True)
         started = time.perf_counter()
         conn.execute("TRUNCATE notes CASCADE")
+        owner = bench_account(url).id
         # Two notes per second, so half the positions tie on creation_date and need the id.
         conn.execute(
-            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
-            " SELECT gen_random_uuid(),"
+            "INSERT INTO notes (id, owner_id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), %s,"
             "  'note ' || i || ' about ' || (ARRAY['gardens', 'running', 'cooking'])[i %% 3 + 1],"
             "  (ARRAY['work', 'home', 'ideas', ''])[i %% 4 + 1],"
             "  t, t"
             " FROM generate_series(1, %s) AS i,"
             "  LATERAL (SELECT timestamptz '2020-01-01Z' + (i / 2) * interval '1 s') AS c(t)",
-            (notes,),
+            (owner, notes),
         )
         conn.execute("VACUUM ANALYZE notes")
         print(f"filled in {time.perf_counter() - started:.0f} s")
+    return owner
 
 
 async def median_ms(read: Callable[[], Awaitable[object]], repeat: int) -> float:
@@ -71,7 +77,9 @@ async def median_ms(read: Callable[[], Awaitable[object]], repeat: int) -> float
     return statistics.median(times)
 
 
-async def measure(url: str, depth: int, limit: int, repeat: int) -> list[tuple[str, float]]:
+async def measure(
+    url: str, owner: uuid.UUID, depth: int, limit: int, repeat: int
+) -> list[tuple[str, float]]:
     """Median times of the first page and of a page ``depth`` notes deep, both ways."""
     engine = create_engine(Settings(database_url=url, db_pool_size=1, db_max_overflow=0))
     codec = CursorCodec(secrets.token_bytes(32))
@@ -82,26 +90,27 @@ async def measure(url: str, depth: int, limit: int, repeat: int) -> list[tuple[s
             row = (
                 await conn.execute(
                     text(
-                        "SELECT creation_date, id FROM notes WHERE deleted_at IS NULL"
+                        "SELECT creation_date, id FROM notes"
+                        " WHERE owner_id = :owner AND deleted_at IS NULL"
                         " ORDER BY creation_date DESC, id DESC OFFSET :skip LIMIT 1"
                     ),
-                    {"skip": depth - 1},
+                    {"owner": owner, "skip": depth - 1},
                 )
             ).one()
-        cursor = codec.encode(Position(row.creation_date, row.id))
-        by_cursor = await service.list(limit=limit, cursor=cursor)
-        by_offset = await service.list(limit=limit, offset=depth)
+        cursor = codec.encode(Position(row.creation_date, row.id), owner)
+        by_cursor = await service.list(owner, limit=limit, cursor=cursor)
+        by_offset = await service.list(owner, limit=limit, offset=depth)
         if [n.id for n in by_cursor.notes] != [n.id for n in by_offset.notes]:
             sys.exit("the deep page by cursor and by offset differ: the benchmark is wrong")
         return [
-            ("first page", await median_ms(lambda: service.list(limit=limit), repeat)),
+            ("first page", await median_ms(lambda: service.list(owner, limit=limit), repeat)),
             (
                 f"{depth:,} deep, by cursor",
-                await median_ms(lambda: service.list(limit=limit, cursor=cursor), repeat),
+                await median_ms(lambda: service.list(owner, limit=limit, cursor=cursor), repeat),
             ),
             (
                 f"{depth:,} deep, by offset",
-                await median_ms(lambda: service.list(limit=limit, offset=depth), repeat),
+                await median_ms(lambda: service.list(owner, limit=limit, offset=depth), repeat),
             ),
         ]
     finally:
@@ -123,8 +132,8 @@ def main() -> int:
         sys.exit("NOTES_DATABASE_URL is not set; run `make bench_depth`")
     localpg.create_database(server, DATABASE)
     url = localpg.with_database(server, DATABASE)
-    prepare(url, options.notes)
-    results = asyncio.run(measure(url, options.depth, options.limit, options.repeat))
+    owner = prepare(url, options.notes)
+    results = asyncio.run(measure(url, owner, options.depth, options.limit, options.repeat))
 
     first = results[0][1]
     print(

@@ -26,9 +26,10 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 
 import localpg
-from common import machine, migrate
+from common import bench_account, machine, migrate
 from notes.bootstrap import Container, bootstrap
 from notes.core.config import Settings
 from sqlalchemy import text
@@ -59,13 +60,15 @@ async def wait_until_dispatched(container: Container, worker: subprocess.Popen[b
 
 
 async def throughput(
-    container: Container, backlog: int, batch_size: int, rng: random.Random
+    container: Container, owner: uuid.UUID, backlog: int, batch_size: int, rng: random.Random
 ) -> subprocess.Popen[bytes]:
     print(f"recording {backlog} events with no worker running ...", flush=True)
     for start in range(0, backlog, 50):
         await asyncio.gather(
             *(
-                container.notes.create(contents=contents(rng), category=rng.choice(CATEGORIES))
+                container.notes.create(
+                    owner, contents=contents(rng), category=rng.choice(CATEGORIES)
+                )
                 for _ in range(min(50, backlog - start))
             )
         )
@@ -98,11 +101,15 @@ async def throughput(
     return worker
 
 
-async def delay(container: Container, count: int, rate: float, rng: random.Random) -> None:
+async def delay(
+    container: Container, owner: uuid.UUID, count: int, rate: float, rng: random.Random
+) -> None:
     print(f"creating {count} notes one at a time, {rate:g}/s, with the worker running ...")
     committed: dict[object, float] = {}
     for _ in range(count):
-        note = await container.notes.create(contents=contents(rng), category=rng.choice(CATEGORIES))
+        note = await container.notes.create(
+            owner, contents=contents(rng), category=rng.choice(CATEGORIES)
+        )
         committed[note.id] = time.time()
         await asyncio.sleep(1 / rate)
     while await pending(container):
@@ -131,8 +138,9 @@ async def run(url: str, options: argparse.Namespace) -> None:
     rng = random.Random(42)  # noqa: S311 - benchmark data, not security
     worker = None
     try:
-        worker = await throughput(container, options.backlog, options.batch_size, rng)
-        await delay(container, options.paced, options.rate, rng)
+        owner = bench_account(url).id
+        worker = await throughput(container, owner, options.backlog, options.batch_size, rng)
+        await delay(container, owner, options.paced, options.rate, rng)
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)

@@ -30,12 +30,16 @@ from typing import Any
 import factory
 import httpx
 import localpg
+import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
 from notes.connectors.memory import (
+    FastPasswordHasher,
     InMemoryDatabase,
     InMemoryNoteRepository,
+    InMemorySchemaState,
+    InMemoryTokenReader,
     InMemoryUnitOfWork,
 )
 from notes.connectors.unit_of_work import SqlUnitOfWork
@@ -43,9 +47,16 @@ from notes.core.config import Settings
 from notes.core.ids import uuid7
 from notes.entities import Note
 from notes.interface.app import create_app
-from notes.interface.dependencies import get_counts_service, get_notes_service
+from notes.interface.dependencies import (
+    get_accounts_service,
+    get_counts_service,
+    get_health_service,
+    get_notes_service,
+)
+from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.dispatch import Dispatcher
+from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
@@ -55,6 +66,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     create_async_engine,
 )
+from testkit import OTHER_OWNER, OWNER, PASSWORD, bearer, new_email
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
@@ -71,6 +83,7 @@ class NoteFactory(factory.Factory):  # type: ignore[misc]
         model = Note
 
     id = factory.LazyFunction(uuid7)
+    owner_id = OWNER
     contents = factory.Faker("sentence", nb_words=8)
     category = factory.Iterator(["work", "home", "ideas", ""])
     creation_date = factory.Sequence(
@@ -131,9 +144,21 @@ def database_url(server_url: str) -> Iterator[str]:
     url = localpg.with_database(server_url, name)
     try:
         migrate(url)
+        add_factory_owner(url)
         yield url
     finally:
         localpg.drop_database(server_url, name)
+
+
+def add_factory_owner(url: str) -> None:
+    """Store the accounts that test data belongs to (they cannot log in)."""
+    with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
+        for owner in (OWNER, OTHER_OWNER):
+            conn.execute(
+                "INSERT INTO users (id, email, email_key, password_hash, created_at)"
+                " VALUES (%s, %s, %s, NULL, now())",
+                (owner, f"{owner}@example.com", f"{owner}@example.com"),
+            )
 
 
 @pytest.fixture(scope="session")
@@ -230,6 +255,18 @@ def memory_uow(memory_db: InMemoryDatabase) -> InMemoryUnitOfWork:
     return memory_db.unit_of_work()
 
 
+@pytest.fixture
+def fast_hasher() -> FastPasswordHasher:
+    """A password hasher without the cost, counting its verifications."""
+    return FastPasswordHasher()
+
+
+@pytest.fixture
+def token_reader(memory_db: InMemoryDatabase) -> InMemoryTokenReader:
+    """Token lookups on ``memory_db``, counted."""
+    return InMemoryTokenReader(memory_db)
+
+
 class ReadRecordingRepository(InMemoryNoteRepository):
     """The in-memory repository, noting for each read whether it asked for a row lock."""
 
@@ -237,13 +274,13 @@ class ReadRecordingRepository(InMemoryNoteRepository):
         super().__init__(rows, note_tags)
         self.reads = reads
 
-    async def get(self, note_id):
+    async def get(self, owner_id, note_id):
         self.reads.append((note_id, False))
-        return await super().get(note_id)
+        return await super().get(owner_id, note_id)
 
-    async def get_for_update(self, note_id):
+    async def get_for_update(self, owner_id, note_id):
         self.reads.append((note_id, True))
-        return await super().get_for_update(note_id)
+        return await super().get_for_update(owner_id, note_id)
 
 
 class ReadRecordingUnitOfWork(InMemoryUnitOfWork):
@@ -267,22 +304,42 @@ def recording_uow() -> ReadRecordingUnitOfWork:
 # --- the app in-process, on the fakes --------------------------------------------------------
 
 
+async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> str:
+    """Create an account through the API and log in; the bearer token."""
+    email = email or new_email()
+    created = await client.post("/users/", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    token = await client.post("/tokens/", json={"email": email, "password": PASSWORD})
+    assert token.status_code == 201, token.text
+    value: str = token.json()["access_token"]
+    return value
+
+
 @asynccontextmanager
 async def in_process_api(
-    database: InMemoryDatabase | None = None, **settings: object
+    database: InMemoryDatabase | None = None, *, signed_in: bool = True, **settings: object
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app in this process, its services on in-memory fakes.
 
-    The URL points nowhere: the lifespan (which would connect) does not run under
-    ASGITransport, and the routes get services on the fakes instead.
+    With ``signed_in``, the client has an account of its own and sends its token. The URL
+    points nowhere: the lifespan (which would connect) does not run under ASGITransport, and
+    the routes get services on the fakes instead.
     """
     app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", **settings))  # type: ignore[arg-type]
     database = database or InMemoryDatabase()
     notes, counts = NotesService(database.unit_of_work), CountsService(database.unit_of_work)
+    accounts = AccountsService(
+        database.unit_of_work, hasher=FastPasswordHasher(), tokens=InMemoryTokenReader(database)
+    )
     app.dependency_overrides[get_notes_service] = lambda: notes
     app.dependency_overrides[get_counts_service] = lambda: counts
+    health = HealthService(InMemorySchemaState("head"), expected_revision="head")
+    app.dependency_overrides[get_accounts_service] = lambda: accounts
+    app.dependency_overrides[get_health_service] = lambda: health
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        if signed_in:
+            client.headers.update(bearer(await sign_up(client)))
         yield client
 
 
@@ -294,7 +351,7 @@ def api_factory() -> Any:
 
 @pytest.fixture
 async def api(memory_db: InMemoryDatabase) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app in this process, on ``memory_db``."""
+    """A signed-in client of the app in this process, on ``memory_db``."""
     async with in_process_api(memory_db) as client:
         yield client
 
@@ -511,10 +568,33 @@ def launcher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launche
         launcher.stop_all()
 
 
+@pytest.fixture(scope="session")
+def app_token(app_server: str) -> str:
+    """The token of an account of this test process's own on the running app, signed up and
+    logged in over HTTP as a client does."""
+    email = new_email("external")
+    with httpx.Client(base_url=app_server, timeout=10) as client:
+        created = client.post("/users/", json={"email": email, "password": PASSWORD})
+        assert created.status_code == 201, created.text
+        token = client.post("/tokens/", json={"email": email, "password": PASSWORD})
+        assert token.status_code == 201, token.text
+        value: str = token.json()["access_token"]
+        return value
+
+
 @pytest.fixture
-async def http(app_server: str) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the running app."""
+async def anonymous_http(app_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the running app that sends no token."""
     async with httpx.AsyncClient(base_url=app_server, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def http(app_server: str, app_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A signed-in client of the running app (one account per test process)."""
+    async with httpx.AsyncClient(
+        base_url=app_server, timeout=10, headers=bearer(app_token)
+    ) as client:
         yield client
 
 

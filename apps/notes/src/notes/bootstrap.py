@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notes.connectors.accounts_repository import PooledTokenReader
 from notes.connectors.database import (
     ReadPool,
     create_engine,
@@ -21,8 +23,10 @@ from notes.connectors.database import (
 from notes.connectors.migrations import SqlSchemaState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
+from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
+from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
 from notes.services.dispatch import Dispatcher, EventWorker
@@ -49,6 +53,7 @@ class Container:
     notes: NotesService
     counts: CountsService
     health: HealthService
+    accounts: AccountsService
 
     async def close(self) -> None:
         """Send the last wake-up of the event worker, then release the database connections."""
@@ -95,6 +100,15 @@ async def bootstrap(settings: Settings) -> Container:
         ),
         counts=CountsService(uow),
         health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
+        accounts=AccountsService(
+            uow,
+            hasher=Argon2PasswordHasher(concurrency=settings.password_hash_concurrency),
+            tokens=PooledTokenReader(read_pool),
+            token_lifetime=timedelta(days=settings.token_lifetime_days),
+            failure_limit=settings.login_failure_limit,
+            failure_window=timedelta(seconds=settings.login_failure_window_seconds),
+            cache_seconds=settings.token_cache_seconds,
+        ),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container

@@ -12,24 +12,37 @@ import functools
 import inspect
 from typing import Protocol
 
+from notes.connectors.accounts_repository import (
+    PooledTokenReader,
+    SqlLoginFailureLog,
+    SqlTokenRepository,
+    SqlUserRepository,
+)
 from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import create_engine, create_read_pool
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
 from notes.connectors.memory import (
+    FastPasswordHasher,
     InMemoryCountRepository,
     InMemoryDatabase,
     InMemoryEventLog,
     InMemoryIdempotencyKeyRepository,
+    InMemoryLoginFailureLog,
     InMemoryNoteRepository,
     InMemoryNoteTagRepository,
+    InMemorySchemaState,
+    InMemoryTokenReader,
+    InMemoryTokenRepository,
     InMemoryUnitOfWork,
+    InMemoryUserRepository,
     InMemoryWakeups,
 )
 from notes.connectors.migrations import SqlSchemaState
 from notes.connectors.note_tags_repository import SqlNoteTagRepository
 from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepository
 from notes.connectors.notifications import PgWakeups, listen
+from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
 from notes.services import ports
@@ -44,7 +57,12 @@ ADAPTERS: dict[type, list[type]] = {
     ports.IdempotencyKeyRepository: [SqlIdempotencyKeyRepository, InMemoryIdempotencyKeyRepository],
     ports.UnitOfWork: [SqlUnitOfWork, InMemoryUnitOfWork],
     ports.Wakeups: [PgWakeups, InMemoryWakeups],
-    ports.SchemaState: [SqlSchemaState],
+    ports.SchemaState: [SqlSchemaState, InMemorySchemaState],
+    ports.UserRepository: [SqlUserRepository, InMemoryUserRepository],
+    ports.TokenRepository: [SqlTokenRepository, InMemoryTokenRepository],
+    ports.LoginFailureLog: [SqlLoginFailureLog, InMemoryLoginFailureLog],
+    ports.TokenReader: [PooledTokenReader, InMemoryTokenReader],
+    ports.PasswordHasher: [Argon2PasswordHasher, FastPasswordHasher],
 }
 
 
@@ -88,8 +106,16 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
             functools.partial(listen, settings.database_url, application_name="check"),
         ]
         wakeups: ports.Wakeups = InMemoryWakeups()
+        pool = create_read_pool(settings)
+        token_readers: list[ports.TokenReader] = [
+            PooledTokenReader(pool),
+            InMemoryTokenReader(database),
+        ]
+        hashers: list[ports.PasswordHasher] = [Argon2PasswordHasher(), FastPasswordHasher()]
+        schemas: list[ports.SchemaState] = [InMemorySchemaState("x")]
     finally:
         await engine.dispose()
-    assert len(units) + len(readers) + len(listens) == 5
+    assert len(units) + len(readers) + len(listens) + len(token_readers) + len(hashers) == 9
+    assert [s.describe() for s in schemas] == ["memory"]
     assert schema.describe() == "127.0.0.1:1/none"
     assert not await wakeups.wait(0)

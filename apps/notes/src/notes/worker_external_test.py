@@ -5,6 +5,7 @@ import asyncio
 import signal
 
 import pytest
+from testkit import OWNER
 
 from notes.services.notes import NotesService
 
@@ -27,7 +28,7 @@ async def test_events_committed_while_no_worker_runs_are_dispatched_by_the_next_
     assert crashed.process.wait(timeout=10) == -signal.SIGKILL
 
     tag = make_unique("tag").replace("-", "_")
-    note = await NotesService(committing_uow).create(contents=f"after the crash #{tag}")
+    note = await NotesService(committing_uow).create(OWNER, contents=f"after the crash #{tag}")
 
     async def tagged():
         async with committing_uow() as uow:
@@ -37,7 +38,7 @@ async def test_events_committed_while_no_worker_runs_are_dispatched_by_the_next_
     launcher.start_worker()
     await until(tagged)
     async with committing_uow() as uow:
-        counts = {t.name: t.count for t in await uow.counts.tag_counts()}
+        counts = {t.name: t.count for t in await uow.counts.tag_counts(OWNER)}
     assert counts[tag] == 1
 
 

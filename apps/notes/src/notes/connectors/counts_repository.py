@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 
 from sqlalchemy import TextClause, select, text
@@ -14,36 +15,40 @@ _TAG_LOCKS = 7316101
 _CATEGORY_LOCKS = 7316102
 
 
-# Names arrive sorted and unnest keeps their order, so locks are always taken in name order:
-# two recounts never wait for each other in a cycle.
+# Pairs arrive sorted and unnest keeps their order, so locks are always taken in one order: two
+# recounts never wait for each other in a cycle.
 _LOCK = text(
-    "SELECT pg_advisory_xact_lock(:namespace, hashtext(name)) "
-    "FROM unnest(CAST(:names AS varchar[])) AS name"
+    "SELECT pg_advisory_xact_lock(:namespace, hashtext(owner_id::text || '/' || name)) "
+    "FROM unnest(CAST(:owners AS uuid[]), CAST(:names AS varchar[])) AS keys (owner_id, name)"
 )
 
 _RECOUNT = """
     WITH counted AS (
-        SELECT name, ({count}) AS count FROM unnest(CAST(:names AS varchar[])) AS name
+        SELECT owner_id, name, ({count}) AS count
+        FROM unnest(CAST(:owners AS uuid[]), CAST(:names AS varchar[])) AS keys (owner_id, name)
     ),
     emptied AS (
         DELETE FROM {table} USING counted
-        WHERE {table}.name = counted.name AND counted.count = 0
+        WHERE {table}.owner_id = counted.owner_id AND {table}.name = counted.name
+        AND counted.count = 0
     )
-    INSERT INTO {table} (name, count)
-    SELECT name, count FROM counted WHERE count > 0
-    ON CONFLICT (name) DO UPDATE SET count = excluded.count
+    INSERT INTO {table} (owner_id, name, count)
+    SELECT owner_id, name, count FROM counted WHERE count > 0
+    ON CONFLICT (owner_id, name) DO UPDATE SET count = excluded.count
     """
 
 _RECOUNT_TAGS = text(
     _RECOUNT.format(
         table="tag_counts",
-        count="SELECT count(*) FROM note_tags WHERE note_tags.tag = name",
+        count="SELECT count(*) FROM note_tags JOIN notes ON notes.id = note_tags.note_id"
+        " WHERE note_tags.tag = keys.name AND notes.owner_id = keys.owner_id",
     )
 )
 _RECOUNT_CATEGORIES = text(
     _RECOUNT.format(
         table="category_counts",
-        count="SELECT count(*) FROM notes WHERE notes.category = name AND notes.deleted_at IS NULL",
+        count="SELECT count(*) FROM notes WHERE notes.owner_id = keys.owner_id"
+        " AND notes.category = keys.name AND notes.deleted_at IS NULL",
     )
 )
 
@@ -59,24 +64,34 @@ class SqlCountRepository:
     def __init__(self, sql: SqlTransaction) -> None:
         self._sql = sql
 
-    async def recount_tags(self, names: Collection[str]) -> None:
+    async def recount_tags(self, names: Collection[tuple[uuid.UUID, str]]) -> None:
         await self._recount(_TAG_LOCKS, _RECOUNT_TAGS, sorted(set(names)))
 
-    async def recount_categories(self, names: Collection[str]) -> None:
-        await self._recount(_CATEGORY_LOCKS, _RECOUNT_CATEGORIES, sorted(set(names) - {""}))
+    async def recount_categories(self, names: Collection[tuple[uuid.UUID, str]]) -> None:
+        keys = sorted((owner, name) for owner, name in set(names) if name)
+        await self._recount(_CATEGORY_LOCKS, _RECOUNT_CATEGORIES, keys)
 
-    async def _recount(self, namespace: int, recount: TextClause, names: list[str]) -> None:
-        if not names:
+    async def _recount(
+        self, namespace: int, recount: TextClause, keys: list[tuple[uuid.UUID, str]]
+    ) -> None:
+        if not keys:
             return
-        await self._sql.session.execute(_LOCK, {"namespace": namespace, "names": names})
-        await self._sql.session.execute(recount, {"names": names})
+        params = {"owners": [owner for owner, _ in keys], "names": [name for _, name in keys]}
+        await self._sql.session.execute(_LOCK, {"namespace": namespace, **params})
+        await self._sql.session.execute(recount, params)
 
-    async def tag_counts(self) -> list[Count]:
-        query = select(TagCount.name, TagCount.count).order_by(TagCount.count.desc(), TagCount.name)
+    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        query = (
+            select(TagCount.name, TagCount.count)
+            .where(TagCount.owner_id == owner_id)
+            .order_by(TagCount.count.desc(), TagCount.name)
+        )
         return [Count(name, count) for name, count in await self._sql.session.execute(query)]
 
-    async def category_counts(self) -> list[Count]:
-        query = select(CategoryCount.name, CategoryCount.count).order_by(
-            CategoryCount.count.desc(), CategoryCount.name
+    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        query = (
+            select(CategoryCount.name, CategoryCount.count)
+            .where(CategoryCount.owner_id == owner_id)
+            .order_by(CategoryCount.count.desc(), CategoryCount.name)
         )
         return [Count(name, count) for name, count in await self._sql.session.execute(query)]

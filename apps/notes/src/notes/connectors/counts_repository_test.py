@@ -3,6 +3,8 @@
 
 from datetime import UTC, datetime
 
+from testkit import OTHER_OWNER, OWNER
+
 
 async def _add_notes(uow, notes):
     async with uow:
@@ -18,6 +20,10 @@ async def _set_tags(uow, note_tags):
         await uow.commit()
 
 
+def _owned(*names, owner=OWNER):
+    return {(owner, name) for name in names}
+
+
 async def test_tag_recount_counts_tagged_notes_and_forgets_unused_tags(
     uow, note_factory, make_unique
 ):
@@ -26,19 +32,19 @@ async def test_tag_recount_counts_tagged_notes_and_forgets_unused_tags(
     await _add_notes(uow, notes)
     await _set_tags(uow, [(notes[0], {common, rare}), (notes[1], {common}), (notes[2], {common})])
     async with uow:
-        await uow.counts.recount_tags({common, rare, unused})
+        await uow.counts.recount_tags(_owned(common, rare, unused))
         await uow.commit()
     async with uow:
-        counts = {c.name: c.count for c in await uow.counts.tag_counts()}
+        counts = {c.name: c.count for c in await uow.counts.tag_counts(OWNER)}
     assert (counts[common], counts[rare]) == (3, 1)
     assert unused not in counts
 
     await _set_tags(uow, [(notes[0], {common})])
     async with uow:
-        await uow.counts.recount_tags({rare})
+        await uow.counts.recount_tags(_owned(rare))
         await uow.commit()
     async with uow:
-        assert rare not in {c.name for c in await uow.counts.tag_counts()}
+        assert rare not in {c.name for c in await uow.counts.tag_counts(OWNER)}
 
 
 async def test_category_recount_counts_live_notes_and_never_the_empty_category(
@@ -57,10 +63,10 @@ async def test_category_recount_counts_live_notes_and_never_the_empty_category(
         ],
     )
     async with uow:
-        await uow.counts.recount_categories({work, home, ""})
+        await uow.counts.recount_categories(_owned(work, home, ""))
         await uow.commit()
     async with uow:
-        counts = {c.name: c.count for c in await uow.counts.category_counts()}
+        counts = {c.name: c.count for c in await uow.counts.category_counts(OWNER)}
     assert (counts[work], counts[home]) == (2, 1)
     assert "" not in counts
 
@@ -72,11 +78,34 @@ async def test_counts_are_most_used_first_then_by_name(uow, note_factory, make_u
     await _add_notes(uow, notes)
     await _set_tags(uow, [(notes[0], {a, b, c}), (notes[1], {c})])
     async with uow:
-        await uow.counts.recount_tags({a, b, c})
+        await uow.counts.recount_tags(_owned(a, b, c))
         await uow.commit()
     async with uow:
-        mine = [(t.name, t.count) for t in await uow.counts.tag_counts() if t.name in {a, b, c}]
+        mine = [
+            (t.name, t.count) for t in await uow.counts.tag_counts(OWNER) if t.name in {a, b, c}
+        ]
     assert mine == [(c, 2), (a, 1), (b, 1)]
     async with uow:
-        everything = [(t.count, t.name) for t in await uow.counts.tag_counts()]
+        everything = [(t.count, t.name) for t in await uow.counts.tag_counts(OWNER)]
     assert everything == sorted(everything, key=lambda item: (-item[0], item[1]))
+
+
+async def test_counts_are_per_owner(uow, note_factory, make_unique):
+    tag, category = make_unique("tag"), make_unique("cat")
+    mine = note_factory.build_batch(2, category=category)
+    theirs = note_factory.build(category=category, owner_id=OTHER_OWNER)
+    await _add_notes(uow, [*mine, theirs])
+    await _set_tags(uow, [(note, {tag}) for note in (*mine, theirs)])
+    async with uow:
+        await uow.counts.recount_tags(_owned(tag) | _owned(tag, owner=OTHER_OWNER))
+        await uow.counts.recount_categories(_owned(category) | _owned(category, owner=OTHER_OWNER))
+        await uow.commit()
+    async with uow:
+        counted = {
+            owner: (
+                {c.name: c.count for c in await uow.counts.tag_counts(owner)}.get(tag),
+                {c.name: c.count for c in await uow.counts.category_counts(owner)}.get(category),
+            )
+            for owner in (OWNER, OTHER_OWNER)
+        }
+    assert counted == {OWNER: (2, 2), OTHER_OWNER: (1, 1)}

@@ -17,8 +17,8 @@ CHANNEL = "notes_events"
 
 
 _ADD = """
-    INSERT INTO events (type, note_id, occurred_at, payload)
-    VALUES (%(type)s, %(note_id)s, %(occurred_at)s, %(payload)s)
+    INSERT INTO events (type, note_id, owner_id, occurred_at, payload)
+    VALUES (%(type)s, %(note_id)s, %(owner_id)s, %(occurred_at)s, %(payload)s)
     RETURNING id
 """
 
@@ -33,13 +33,14 @@ _MARK_PROCESSED = text(
     """
 )
 
-_COLUMNS = "id, type, note_id, occurred_at, payload"
+_COLUMNS = "id, type, note_id, owner_id, occurred_at, payload"
 
 
 def _added(event: NoteEvent) -> dict[str, object]:
     return {
         "type": event.type,
         "note_id": event.note_id,
+        "owner_id": event.owner_id,
         "occurred_at": event.occurred_at,
         "payload": Jsonb(event.payload()),
     }

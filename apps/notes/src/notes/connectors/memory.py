@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +22,8 @@ from typing import Generic, Self, TypeVar
 
 from notes.entities import (
     NO_FILTER,
+    AccessToken,
+    Account,
     Count,
     IdempotencyKey,
     Note,
@@ -26,6 +31,9 @@ from notes.entities import (
     NoteFilter,
     NoteView,
     Position,
+    Principal,
+    TokenInfo,
+    User,
 )
 
 K = TypeVar("K")
@@ -78,6 +86,8 @@ def _matches(note: Note, where: NoteFilter, tags: frozenset[str]) -> bool:
 
 _NOTE_COLUMNS = [c.key for c in Note.__table__.columns if c.computed is None]
 _KEY_COLUMNS = [c.key for c in IdempotencyKey.__table__.columns]
+_USER_COLUMNS = [c.key for c in User.__table__.columns]
+_TOKEN_COLUMNS = [c.key for c in AccessToken.__table__.columns]
 
 
 def _copy_note(note: Note) -> Note:
@@ -94,6 +104,22 @@ def _copy_key(record: IdempotencyKey) -> IdempotencyKey:
 
 def _same_key(a: IdempotencyKey, b: IdempotencyKey) -> bool:
     return all(getattr(a, c) == getattr(b, c) for c in _KEY_COLUMNS)
+
+
+def _copy_user(user: User) -> User:
+    return User(**{c: getattr(user, c) for c in _USER_COLUMNS})
+
+
+def _same_user(a: User, b: User) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _USER_COLUMNS)
+
+
+def _copy_token(token: AccessToken) -> AccessToken:
+    return AccessToken(**{c: getattr(token, c) for c in _TOKEN_COLUMNS})
+
+
+def _same_token(a: AccessToken, b: AccessToken) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _TOKEN_COLUMNS)
 
 
 _NONE: frozenset[str] = frozenset()
@@ -148,14 +174,19 @@ class InMemoryDatabase:
 
     def __init__(self, notes: dict[uuid.UUID, Note] | None = None) -> None:
         self.notes: dict[uuid.UUID, Note] = {} if notes is None else notes
-        self.idempotency_keys: dict[str, IdempotencyKey] = {}
-        self.locks: set[str] = set()  # idempotency keys locked by a running unit of work
+        self.idempotency_keys: dict[tuple[uuid.UUID, str], IdempotencyKey] = {}
+        # (owner, idempotency key) pairs locked by a running unit of work
+        self.locks: set[tuple[uuid.UUID, str]] = set()
+        self.users: dict[uuid.UUID, User] = {}
+        self.tokens: dict[uuid.UUID, AccessToken] = {}
+        self.login_failures: dict[int, tuple[str, datetime]] = {}
+        self.last_failure_id = 0
         self.events: dict[int, NoteEvent] = {}
         self.dispatched: dict[int, bool] = {}
         self.processed: dict[tuple[int, str], bool] = {}
         self.note_tags: dict[uuid.UUID, frozenset[str]] = {}
-        self.tag_counts: dict[str, int] = {}
-        self.category_counts: dict[str, int] = {}
+        self.tag_counts: dict[tuple[uuid.UUID, str], int] = {}
+        self.category_counts: dict[tuple[uuid.UUID, str], int] = {}
         self.commits = 0
         self.claimed: dict[int, object] = {}  # event id -> the unit of work holding it
         self.last_event_id = 0
@@ -163,6 +194,14 @@ class InMemoryDatabase:
         self.connections = 0
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
+
+    def tag_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
+        """The owner's committed tag counts, by name."""
+        return {name: n for (owner, name), n in self.tag_counts.items() if owner == owner_id}
+
+    def category_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
+        """The owner's committed category counts, by name."""
+        return {name: n for (owner, name), n in self.category_counts.items() if owner == owner_id}
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
@@ -210,12 +249,13 @@ class InMemoryNoteRepository:
         for note in notes:
             await self.add(note)
 
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+    async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
         note = self._live(note_id)
-        return None if note is None else NoteView.of(note)
+        return None if note is None or note.owner_id != owner_id else NoteView.of(note)
 
-    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
-        return self._live(note_id)
+    async def get_for_update(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note | None:
+        note = self._live(note_id)
+        return None if note is None or note.owner_id != owner_id else note
 
     async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
         return [NoteView.of(note) for note in self._live_among(note_ids)]
@@ -233,6 +273,7 @@ class InMemoryNoteRepository:
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int,
         offset: int = 0,
@@ -240,7 +281,9 @@ class InMemoryNoteRepository:
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
         found = [
-            n for n in self.rows.values() if _matches(n, where, self.note_tags.get(n.id, _NONE))
+            n
+            for n in self.rows.values()
+            if n.owner_id == owner_id and _matches(n, where, self.note_tags.get(n.id, _NONE))
         ]
         if after is not None:
             found = [n for n in found if Position.of(n) < after]
@@ -251,31 +294,34 @@ class InMemoryNoteRepository:
 class InMemoryIdempotencyKeyRepository:
     """Idempotency keys in a dict; locks live in the shared database, held per unit of work."""
 
-    def __init__(self, rows: dict[str, IdempotencyKey], database: InMemoryDatabase) -> None:
+    def __init__(
+        self, rows: dict[tuple[uuid.UUID, str], IdempotencyKey], database: InMemoryDatabase
+    ) -> None:
         self.rows = rows
-        self.held: set[str] = set()
+        self.held: set[tuple[uuid.UUID, str]] = set()
         self._database = database
 
-    async def try_lock(self, key: str) -> bool:
-        if key in self.held:
+    async def try_lock(self, owner_id: uuid.UUID, key: str) -> bool:
+        held = (owner_id, key)
+        if held in self.held:
             return True
-        if key in self._database.locks:
+        if held in self._database.locks:
             return False
-        self._database.locks.add(key)
-        self.held.add(key)
+        self._database.locks.add(held)
+        self.held.add(held)
         return True
 
-    async def get(self, key: str) -> IdempotencyKey | None:
-        return self.rows.get(key)
+    async def get(self, owner_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+        return self.rows.get((owner_id, key))
 
     async def add(self, record: IdempotencyKey) -> None:
-        if record.key in self.rows:
+        if (record.owner_id, record.key) in self.rows:
             msg = f"duplicate idempotency key {record.key!r}"
             raise ValueError(msg)
-        self.rows[record.key] = record
+        self.rows[record.owner_id, record.key] = record
 
     async def remove(self, record: IdempotencyKey) -> None:
-        del self.rows[record.key]
+        del self.rows[record.owner_id, record.key]
 
     async def purge_expired(self, now: datetime, *, limit: int) -> int:
         expired = sorted(
@@ -378,34 +424,178 @@ class InMemoryCountRepository:
         self.tag_count_rows = _Table(database.tag_counts)
         self.category_count_rows = _Table(database.category_counts)
 
-    async def recount_tags(self, names: Collection[str]) -> None:
+    async def recount_tags(self, names: Collection[tuple[uuid.UUID, str]]) -> None:
         note_tags = self._note_tags.current()
-        for name in set(names):
-            count = sum(1 for tags in note_tags.values() if name in tags)
-            _set_count(self.tag_count_rows.rows, name, count)
-
-    async def recount_categories(self, names: Collection[str]) -> None:
         notes = self._notes.current()
-        for name in set(names) - {""}:
-            count = sum(1 for n in notes.values() if n.category == name and n.deleted_at is None)
-            _set_count(self.category_count_rows.rows, name, count)
+        for owner_id, name in set(names):
+            count = sum(
+                1
+                for note_id, tags in note_tags.items()
+                if name in tags and note_id in notes and notes[note_id].owner_id == owner_id
+            )
+            _set_count(self.tag_count_rows.rows, (owner_id, name), count)
 
-    async def tag_counts(self) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.tag_count_rows.rows)]
+    async def recount_categories(self, names: Collection[tuple[uuid.UUID, str]]) -> None:
+        notes = self._notes.current().values()
+        for owner_id, name in set(names):
+            if not name:
+                continue
+            count = sum(
+                1
+                for n in notes
+                if n.owner_id == owner_id and n.category == name and n.deleted_at is None
+            )
+            _set_count(self.category_count_rows.rows, (owner_id, name), count)
 
-    async def category_counts(self) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.category_count_rows.rows)]
+    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        return [Count(n, c) for n, c in _most_used(self.tag_count_rows.rows, owner_id)]
+
+    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        return [Count(n, c) for n, c in _most_used(self.category_count_rows.rows, owner_id)]
 
 
-def _set_count(rows: dict[str, int], name: str, count: int) -> None:
+def _set_count(
+    rows: dict[tuple[uuid.UUID, str], int], key: tuple[uuid.UUID, str], count: int
+) -> None:
     if count:
-        rows[name] = count
+        rows[key] = count
     else:
-        rows.pop(name, None)
+        rows.pop(key, None)
 
 
-def _most_used(rows: dict[str, int]) -> list[tuple[str, int]]:
-    return sorted(rows.items(), key=lambda item: (-item[1], item[0]))
+def _most_used(
+    rows: dict[tuple[uuid.UUID, str], int], owner_id: uuid.UUID
+) -> list[tuple[str, int]]:
+    mine = [(name, count) for (owner, name), count in rows.items() if owner == owner_id]
+    return sorted(mine, key=lambda item: (-item[1], item[0]))
+
+
+class InMemoryUserRepository:
+    """Accounts in a dict; emails unique by their lower-cased form, as in PostgreSQL."""
+
+    def __init__(self, rows: dict[uuid.UUID, User]) -> None:
+        self.rows = rows
+
+    async def add(self, user: User) -> bool:
+        if any(u.email_key == user.email_key for u in self.rows.values()):
+            return False
+        if user.id in self.rows:
+            msg = f"duplicate user id {user.id}"
+            raise ValueError(msg)
+        self.rows[user.id] = _copy_user(user)
+        return True
+
+    async def get(self, user_id: uuid.UUID) -> Account | None:
+        user = self.rows.get(user_id)
+        return None if user is None else Account(user.id, user.email, user.created_at)
+
+    async def get_by_email(self, email_key: str) -> User | None:
+        found = [u for u in self.rows.values() if u.email_key == email_key]
+        return _copy_user(found[0]) if found else None
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        if user_id in self.rows:
+            self.rows[user_id].password_hash = password_hash
+
+
+class InMemoryTokenRepository:
+    """Tokens in a dict, by id; their hashes unique, as in PostgreSQL."""
+
+    def __init__(self, rows: dict[uuid.UUID, AccessToken]) -> None:
+        self.rows = rows
+
+    async def add(self, token: AccessToken) -> None:
+        if token.id in self.rows or any(
+            t.token_hash == token.token_hash for t in self.rows.values()
+        ):
+            msg = f"duplicate token {token.id}"
+            raise ValueError(msg)
+        self.rows[token.id] = _copy_token(token)
+
+    async def list(self, user_id: uuid.UUID, *, now: datetime) -> list[TokenInfo]:
+        mine = [t for t in self.rows.values() if t.user_id == user_id and t.expires_at > now]
+        mine.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return [TokenInfo(t.id, t.created_at, t.expires_at, t.last_used_at) for t in mine]
+
+    async def remove(self, user_id: uuid.UUID, token_id: uuid.UUID) -> bool:
+        token = self.rows.get(token_id)
+        if token is None or token.user_id != user_id:
+            return False
+        del self.rows[token_id]
+        return True
+
+    async def purge_expired(self, now: datetime, *, limit: int) -> int:
+        expired = [i for i, t in self.rows.items() if t.expires_at <= now][:limit]
+        for token_id in expired:
+            del self.rows[token_id]
+        return len(expired)
+
+
+class InMemoryLoginFailureLog:
+    """Failed logins in a dict, by a sequence number."""
+
+    def __init__(self, database: InMemoryDatabase, rows: dict[int, tuple[str, datetime]]) -> None:
+        self._database = database
+        self.rows = rows
+
+    async def record(self, email_key: str, at: datetime) -> None:
+        self._database.last_failure_id += 1
+        self.rows[self._database.last_failure_id] = (email_key, at)
+
+    async def since(self, email_key: str, start: datetime) -> list[datetime]:
+        return sorted(at for key, at in self.rows.values() if key == email_key and at >= start)
+
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        old = [i for i, (_, at) in self.rows.items() if at < before][:limit]
+        for failure_id in old:
+            del self.rows[failure_id]
+        return len(old)
+
+
+class InMemoryTokenReader:
+    """The ``TokenReader`` port on an in-memory database; counts its lookups."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+        self.lookups = 0
+
+    async def authenticate(self, token_hash: bytes, now: datetime) -> Principal | None:
+        self.lookups += 1
+        for token in self._database.tokens.values():
+            if token.token_hash == token_hash and token.expires_at > now:
+                token.last_used_at = now
+                return Principal(token.user_id, token.id, token.expires_at)
+        return None
+
+
+class FastPasswordHasher:
+    """The ``PasswordHasher`` port without the cost: a salted SHA-256, for unit tests only.
+
+    ``verifications`` counts the checks made, so a test can see that a login for an unknown
+    email costs one, as a wrong password does.
+    """
+
+    def __init__(self, *, version: str = "1") -> None:
+        self.version = version
+        self.verifications = 0
+
+    async def hash(self, password: str) -> str:
+        salt = secrets.token_hex(8)
+        digest = hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
+        return f"fake${self.version}${salt}${digest}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verifications += 1
+        try:
+            _, _, salt, digest = password_hash.split("$")
+        except ValueError:
+            return False
+        return hmac.compare_digest(
+            digest, hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
+        )
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"fake${self.version}$")
 
 
 class InMemoryUnitOfWork:
@@ -446,11 +636,17 @@ class InMemoryUnitOfWork:
         self._counts = InMemoryCountRepository(database, self._notes, self._note_tags.note_tag_rows)
         self._events = InMemoryEventLog(database, owner=object())
         self._keys = _Table(database.idempotency_keys, _copy_key, _same_key)
+        self._users = _Table(database.users, _copy_user, _same_user)
+        self._tokens = _Table(database.tokens, _copy_token, _same_token)
+        self._failures = _Table(database.login_failures)
         self.notes = InMemoryNoteRepository(self._notes.rows, self._note_tags.note_tag_rows.rows)
         self.events = self._events
         self.note_tags = self._note_tags
         self.counts = self._counts
         self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
+        self.users = InMemoryUserRepository(self._users.rows)
+        self.tokens = InMemoryTokenRepository(self._tokens.rows)
+        self.login_failures = InMemoryLoginFailureLog(database, self._failures.rows)
 
     def _release(self) -> None:
         """Let go of claimed events and locked keys, as the end of a transaction does."""
@@ -480,6 +676,9 @@ class InMemoryUnitOfWork:
             self._counts.tag_count_rows,
             self._counts.category_count_rows,
             self._keys,
+            self._users,
+            self._tokens,
+            self._failures,
         ):
             table.publish()
         self.database.commits += 1
@@ -512,3 +711,20 @@ class InMemoryWakeups:
             return False
         self._news.clear()
         return True
+
+
+class InMemorySchemaState:
+    """The ``SchemaState`` port with a fixed answer: a revision, or an unreachable database."""
+
+    def __init__(self, revision: str | None, *, reachable: bool = True) -> None:
+        self.revision = revision
+        self.reachable = reachable
+
+    def describe(self) -> str:
+        return "memory"
+
+    async def current_revision(self) -> str | None:
+        if not self.reachable:
+            msg = "the in-memory database is set to be unreachable"
+            raise ConnectionError(msg)
+        return self.revision

@@ -3,6 +3,8 @@
 
 from datetime import UTC, datetime
 
+from testkit import OWNER
+
 from notes.entities import NoteFilter, Position
 
 
@@ -56,7 +58,7 @@ async def test_notes_are_listed_by_tag(uow, note_factory, make_unique):
     await _add_notes(uow, [tagged, other, gone])
     await _set_tags(uow, [(tagged, {tag}), (other, {make_unique("tag")}), (gone, {tag})])
     async with uow:
-        listed = await uow.notes.list(limit=10, where=NoteFilter(tag=tag))
+        listed = await uow.notes.list(OWNER, limit=10, where=NoteFilter(tag=tag))
     assert [n.id for n in listed] == [tagged.id]
 
 
@@ -67,12 +69,12 @@ async def test_tag_combines_with_the_other_filters_and_positions(uow, note_facto
     await _set_tags(uow, [(note, {tag}) for note in notes[:3]])
     where = NoteFilter(tag=tag, category=category)
     async with uow:
-        assert [n.id for n in await uow.notes.list(limit=10, where=where)] == [
+        assert [n.id for n in await uow.notes.list(OWNER, limit=10, where=where)] == [
             notes[2].id,
             notes[1].id,
             notes[0].id,
         ]
-        after = await uow.notes.list(limit=10, after=Position.of(notes[2]), where=where)
+        after = await uow.notes.list(OWNER, limit=10, after=Position.of(notes[2]), where=where)
         assert [n.id for n in after] == [notes[1].id, notes[0].id]
         elsewhere = NoteFilter(tag=tag, category=make_unique("cat"))
-        assert await uow.notes.list(limit=10, where=elsewhere) == []
+        assert await uow.notes.list(OWNER, limit=10, where=elsewhere) == []

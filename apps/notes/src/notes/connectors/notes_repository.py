@@ -43,11 +43,13 @@ class SqlNoteRepository:
             async with self._sql.driver.cursor() as cursor:
                 await cursor.executemany(_INSERT, [_inserted(note) for note in notes])
 
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        return await fetch_one(self._sql.driver, _GET, {"note_id": note_id}, _VIEW_ROW)
+    async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
+        params = {"owner_id": owner_id, "note_id": note_id}
+        return await fetch_one(self._sql.driver, _GET, params, _VIEW_ROW)
 
-    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
-        found = await self._sql.session.scalars(_GET_FOR_UPDATE, {"note_id": note_id})
+    async def get_for_update(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note | None:
+        params = {"owner_id": owner_id, "note_id": note_id}
+        found = await self._sql.session.scalars(_GET_FOR_UPDATE, params)
         return found.one_or_none()
 
     async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
@@ -64,13 +66,16 @@ class SqlNoteRepository:
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int,
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
-        sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
+        sql, params = _list_query_and_params(
+            owner_id, limit=limit, offset=offset, after=after, where=where
+        )
         return await fetch_all(self._sql.driver, sql, params, _VIEW_ROW)
 
 
@@ -80,19 +85,23 @@ class PooledNoteReader:
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
 
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+    async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
+        params = {"owner_id": owner_id, "note_id": note_id}
         async with self._pool.connection() as connection:
-            return await fetch_one(connection, _GET, {"note_id": note_id}, _VIEW_ROW)
+            return await fetch_one(connection, _GET, params, _VIEW_ROW)
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int,
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
-        sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
+        sql, params = _list_query_and_params(
+            owner_id, limit=limit, offset=offset, after=after, where=where
+        )
         async with self._pool.connection() as connection:
             return await fetch_all(connection, sql, params, _VIEW_ROW)
 
@@ -120,9 +129,12 @@ def _make_view(values: Sequence[Any]) -> NoteView:
 
 _VIEW_ROW: AsyncRowFactory[NoteView] = _view_row
 # The ORM's statements, for locked reads (built once: building costs more than running them).
-_GET_FOR_UPDATE = (
-    select(Note).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None)).with_for_update()
+_OWNED_LIVE_NOTE = (
+    Note.id == bindparam("note_id"),
+    Note.owner_id == bindparam("owner_id"),
+    Note.deleted_at.is_(None),
 )
+_GET_FOR_UPDATE = select(Note).where(*_OWNED_LIVE_NOTE).with_for_update()
 _GET_MANY_FOR_UPDATE = (
     select(Note)
     .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
@@ -131,9 +143,7 @@ _GET_MANY_FOR_UPDATE = (
 )
 # The driver's statements, compiled once.
 _INSERT, _ = driver_sql(insert(_NOTES_TABLE).values({key: bindparam(key) for key in _INSERTED}))
-_GET, _ = driver_sql(
-    select(*_VIEW_COLUMNS).where(Note.id == bindparam("note_id"), Note.deleted_at.is_(None))
-)
+_GET, _ = driver_sql(select(*_VIEW_COLUMNS).where(*_OWNED_LIVE_NOTE))
 _GET_MANY, _ = driver_sql(
     select(*_VIEW_COLUMNS)
     .where(Note.id == any_(bindparam("note_ids", type_=ARRAY(Uuid))), Note.deleted_at.is_(None))
@@ -150,7 +160,7 @@ def _shape(where: NoteFilter, after: Position | None) -> frozenset[str]:
 
 def _list_query(shape: frozenset[str]) -> Select[Note]:
     """The list query of ``shape``, with a bound parameter for every value."""
-    query = select(Note).where(Note.deleted_at.is_(None))
+    query = select(Note).where(Note.owner_id == bindparam("owner_id"), Note.deleted_at.is_(None))
     if "category" in shape:
         query = query.where(Note.category == bindparam("category"))
     if "created_after" in shape:
@@ -183,17 +193,17 @@ def _list_sql(shape: frozenset[str]) -> tuple[str, dict[str, Any]]:
 
 
 def _list_query_and_params(
-    *, limit: int, offset: int, after: Position | None, where: NoteFilter
+    owner_id: uuid.UUID, *, limit: int, offset: int, after: Position | None, where: NoteFilter
 ) -> tuple[str, dict[str, Any]]:
     sql, constants = _list_sql(_shape(where, after))
-    params = _list_params(limit=limit, offset=offset, after=after, where=where)
+    params = _list_params(owner_id, limit=limit, offset=offset, after=after, where=where)
     return sql, constants | params
 
 
 def _list_params(
-    *, limit: int, offset: int, after: Position | None, where: NoteFilter
+    owner_id: uuid.UUID, *, limit: int, offset: int, after: Position | None, where: NoteFilter
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit, "offset": offset}
     params.update((key, value) for key, value in vars(where).items() if value is not None)
     if after is not None:
         params["after_date"] = after.creation_date
@@ -202,8 +212,14 @@ def _list_params(
 
 
 def list_statement(
-    *, limit: int, offset: int = 0, after: Position | None = None, where: NoteFilter = NO_FILTER
+    owner_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: Position | None = None,
+    where: NoteFilter = NO_FILTER,
 ) -> Select[Note]:
     """The query behind ``SqlNoteRepository.list``, with its values bound (to EXPLAIN it)."""
     query = _list_query(_shape(where, after))
-    return query.params(_list_params(limit=limit, offset=offset, after=after, where=where))
+    params = _list_params(owner_id, limit=limit, offset=offset, after=after, where=where)
+    return query.params(params)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
+from testkit import OWNER
 
 from notes.connectors.notes_repository import list_statement
 from notes.core.ids import uuid7
@@ -22,7 +23,7 @@ async def test_added_note_is_found_after_commit(uow, note_factory):
     note = note_factory.build(category="work")
     await _add(uow, [note])
     async with uow:
-        found = await uow.notes.get(note.id)
+        found = await uow.notes.get(OWNER, note.id)
     assert found is not None
     assert (found.contents, found.category, found.creation_date) == (
         note.contents,
@@ -47,7 +48,7 @@ async def test_note_added_without_commit_is_gone(uow, note_factory):
     async with uow:
         await uow.notes.add(note)
     async with uow:
-        assert await uow.notes.get(note.id) is None
+        assert await uow.notes.get(OWNER, note.id) is None
 
 
 async def test_exception_in_unit_of_work_rolls_back(uow, note_factory):
@@ -61,14 +62,14 @@ async def test_exception_in_unit_of_work_rolls_back(uow, note_factory):
     with pytest.raises(RuntimeError, match="boom"):
         await add_then_fail()
     async with uow:
-        assert await uow.notes.get(note.id) is None
+        assert await uow.notes.get(OWNER, note.id) is None
 
 
 async def test_deleted_note_is_invisible(uow, note_factory):
     note = note_factory.build(deleted_at=datetime(2026, 2, 1, tzinfo=UTC))
     await _add(uow, [note])
     async with uow:
-        assert await uow.notes.get(note.id) is None
+        assert await uow.notes.get(OWNER, note.id) is None
 
 
 async def test_get_many_finds_the_live_notes_among_the_ids_in_id_order(uow, note_factory):
@@ -93,7 +94,9 @@ async def test_list_orders_newest_first_and_breaks_ties_by_id(uow, note_factory,
     )
     await _add(uow, notes)
     async with uow:
-        listed = await uow.notes.list(offset=0, limit=10, where=NoteFilter(category=category))
+        listed = await uow.notes.list(
+            OWNER, offset=0, limit=10, where=NoteFilter(category=category)
+        )
     expected = sorted(notes, key=lambda n: (n.creation_date, n.id), reverse=True)
     assert [n.id for n in listed] == [n.id for n in expected]
 
@@ -105,7 +108,7 @@ async def test_list_applies_offset_limit_and_skips_deleted(uow, note_factory, ma
     await _add(uow, notes)
     live_newest_first = [n.id for n in reversed(notes) if n.deleted_at is None]
     async with uow:
-        page = await uow.notes.list(offset=1, limit=3, where=NoteFilter(category=category))
+        page = await uow.notes.list(OWNER, offset=1, limit=3, where=NoteFilter(category=category))
     assert [n.id for n in page] == live_newest_first[1:4]
 
 
@@ -114,7 +117,7 @@ async def test_list_without_category_includes_every_category(uow, note_factory):
     b = note_factory.build(category="b-unique-cat", creation_date=datetime(2099, 1, 2, tzinfo=UTC))
     await _add(uow, [a, b])
     async with uow:
-        listed = await uow.notes.list(offset=0, limit=2)
+        listed = await uow.notes.list(OWNER, offset=0, limit=2)
     assert [n.id for n in listed] == [b.id, a.id]
 
 
@@ -122,7 +125,7 @@ async def test_version_and_update_time_are_kept(uow, note_factory):
     note = note_factory.build(version=4, updated_at=datetime(2026, 5, 1, tzinfo=UTC))
     await _add(uow, [note])
     async with uow:
-        found = await uow.notes.get(note.id)
+        found = await uow.notes.get(OWNER, note.id)
     assert found is not None
     assert (found.version, found.updated_at) == (4, datetime(2026, 5, 1, tzinfo=UTC))
 
@@ -131,12 +134,12 @@ async def test_change_to_a_locked_note_is_kept_on_commit(uow, note_factory):
     note = note_factory.build()
     await _add(uow, [note])
     async with uow:
-        found = await uow.notes.get_for_update(note.id)
+        found = await uow.notes.get_for_update(OWNER, note.id)
         found.contents = "changed"
         found.version = 2
         await uow.commit()
     async with uow:
-        again = await uow.notes.get(note.id)
+        again = await uow.notes.get(OWNER, note.id)
     assert (again.contents, again.version) == ("changed", 2)
 
 
@@ -152,7 +155,7 @@ async def test_list_after_a_position_continues_behind_it_ties_broken_by_id(
     where = NoteFilter(category=category)
     for index, note in enumerate(newest_first):
         async with uow:
-            rest = await uow.notes.list(limit=100, after=Position.of(note), where=where)
+            rest = await uow.notes.list(OWNER, limit=100, after=Position.of(note), where=where)
         assert [n.id for n in rest] == [n.id for n in newest_first[index + 1 :]]
 
 
@@ -172,7 +175,7 @@ async def test_list_filters_by_creation_time_from_inclusive_to_exclusive(
         created_before=start + timedelta(hours=3),
     )
     async with uow:
-        listed = await uow.notes.list(limit=10, where=where)
+        listed = await uow.notes.list(OWNER, limit=10, where=where)
     assert [n.id for n in listed] == [notes[2].id, notes[1].id]
 
 
@@ -185,12 +188,14 @@ async def test_list_filter_by_time_compares_instants_not_wall_clocks(
     paris = timezone(timedelta(hours=2))
     async with uow:
         before = await uow.notes.list(
+            OWNER,
             limit=10,
             where=NoteFilter(
                 category=category, created_before=datetime(2026, 4, 1, 14, tzinfo=paris)
             ),
         )
         after = await uow.notes.list(
+            OWNER,
             limit=10,
             where=NoteFilter(
                 category=category, created_after=datetime(2026, 4, 1, 14, tzinfo=paris)
@@ -210,7 +215,9 @@ async def test_text_search_needs_every_word_and_ignores_case_and_plurals(
 
     async def search(text):
         async with uow:
-            found = await uow.notes.list(limit=10, where=NoteFilter(category=category, text=text))
+            found = await uow.notes.list(
+                OWNER, limit=10, where=NoteFilter(category=category, text=text)
+            )
         return {n.id for n in found}
 
     assert await search("apple") == {both.id, apple.id}
@@ -226,7 +233,9 @@ async def test_text_search_skips_deleted_notes(uow, note_factory, make_unique):
     )
     await _add(uow, [gone])
     async with uow:
-        found = await uow.notes.list(limit=10, where=NoteFilter(category=category, text="walnut"))
+        found = await uow.notes.list(
+            OWNER, limit=10, where=NoteFilter(category=category, text="walnut")
+        )
     assert found == []
 
 
@@ -235,6 +244,7 @@ async def test_text_search_skips_deleted_notes(uow, note_factory, make_unique):
 
 def _record(key, now, *, lifetime=timedelta(hours=24)):
     return IdempotencyKey(
+        owner_id=OWNER,
         key=key,
         fingerprint="f" * 64,
         response_status=201,
@@ -248,11 +258,11 @@ async def test_idempotency_key_is_stored_and_read_back(uow, make_unique):
     key = make_unique("key")
     now = datetime(2026, 6, 1, tzinfo=UTC)
     async with uow:
-        assert await uow.idempotency_keys.get(key) is None
+        assert await uow.idempotency_keys.get(OWNER, key) is None
         await uow.idempotency_keys.add(_record(key, now))
         await uow.commit()
     async with uow:
-        found = await uow.idempotency_keys.get(key)
+        found = await uow.idempotency_keys.get(OWNER, key)
     assert found is not None
     assert (found.response_status, found.response_body) == (201, {"id": "x", "nested": {"n": 1}})
     assert found.expires_at == now + timedelta(hours=24)
@@ -263,11 +273,11 @@ async def test_removed_idempotency_key_can_be_stored_again(uow, make_unique):
     now = datetime(2026, 6, 1, tzinfo=UTC)
     await _add_key(uow, _record(key, now))
     async with uow:
-        await uow.idempotency_keys.remove(await uow.idempotency_keys.get(key))
+        await uow.idempotency_keys.remove(await uow.idempotency_keys.get(OWNER, key))
         await uow.idempotency_keys.add(_record(key, now + timedelta(days=2)))
         await uow.commit()
     async with uow:
-        found = await uow.idempotency_keys.get(key)
+        found = await uow.idempotency_keys.get(OWNER, key)
     assert found.created_at == now + timedelta(days=2)
 
 
@@ -282,15 +292,15 @@ async def test_purge_deletes_only_expired_keys(uow, make_unique):
         await uow.commit()
     assert purged >= 1
     async with uow:
-        assert await uow.idempotency_keys.get(expired) is None
-        assert await uow.idempotency_keys.get(live) is not None
+        assert await uow.idempotency_keys.get(OWNER, expired) is None
+        assert await uow.idempotency_keys.get(OWNER, live) is not None
 
 
 async def test_a_unit_of_work_may_lock_a_key_it_holds_again(uow, make_unique):
     key = make_unique("key")
     async with uow:
-        assert await uow.idempotency_keys.try_lock(key)
-        assert await uow.idempotency_keys.try_lock(key)
+        assert await uow.idempotency_keys.try_lock(OWNER, key)
+        assert await uow.idempotency_keys.try_lock(OWNER, key)
 
 
 async def _add_key(uow, record):
@@ -316,19 +326,20 @@ async def test_page_after_a_cursor_is_read_off_the_index_without_sorting(connect
     # plan does not depend on whatever other tests left in the shared database.
     await connection.execute(
         text(
-            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
-            " SELECT gen_random_uuid(), 'filler ' || i, 'plan-' || (i % 3),"
+            "INSERT INTO notes (id, owner_id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), :owner, 'filler ' || i, 'plan-' || (i % 3),"
             "  timestamptz '2025-01-01' + i * interval '1 minute', now()"
             " FROM generate_series(1, 3000) AS i"
-        )
+        ),
+        {"owner": OWNER},
     )
     await connection.execute(text("ANALYZE notes"))
     after = Position(datetime(2026, 1, 1, tzinfo=UTC), uuid7())
     for where, index in [
-        (NoteFilter(), "ix_notes_live_newest"),
-        (NoteFilter(category="plan-1"), "ix_notes_live_category_newest"),
+        (NoteFilter(), "ix_notes_owner_live_newest"),
+        (NoteFilter(category="plan-1"), "ix_notes_owner_live_category_newest"),
     ]:
-        plan = await _plan(connection, list_statement(limit=20, after=after, where=where))
+        plan = await _plan(connection, list_statement(OWNER, limit=20, after=after, where=where))
         assert index in plan, plan
         assert "Sort" not in plan, plan
 
@@ -339,11 +350,12 @@ async def test_text_search_reads_the_gin_index(connection):
     # than by walking the list's btree index.
     await connection.execute(
         text(
-            "INSERT INTO notes (id, contents, category, creation_date, updated_at)"
-            " SELECT gen_random_uuid(), 'filler words ' || i, 'gin-plan', now(), now()"
+            "INSERT INTO notes (id, owner_id, contents, category, creation_date, updated_at)"
+            " SELECT gen_random_uuid(), :owner, 'filler words ' || i, 'gin-plan', now(), now()"
             " FROM generate_series(1, 3000) AS i"
-        )
+        ),
+        {"owner": OWNER},
     )
     await connection.execute(text("ANALYZE notes"))
-    plan = await _plan(connection, list_statement(limit=20, where=NoteFilter(text="garden")))
+    plan = await _plan(connection, list_statement(OWNER, limit=20, where=NoteFilter(text="garden")))
     assert "ix_notes_live_contents_tsv" in plan, plan

@@ -9,6 +9,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notes.connectors.accounts_repository import (
+    SqlLoginFailureLog,
+    SqlTokenRepository,
+    SqlUserRepository,
+)
 from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import SqlTransaction
 from notes.connectors.event_log import SqlEventLog
@@ -35,6 +40,9 @@ class SqlUnitOfWork:
     note_tags: SqlNoteTagRepository
     counts: SqlCountRepository
     idempotency_keys: SqlIdempotencyKeyRepository
+    users: SqlUserRepository
+    tokens: SqlTokenRepository
+    login_failures: SqlLoginFailureLog
 
     def __init__(self, connect: Connect, *, announce: Callable[[], None] | None = None) -> None:
         self._connect = connect
@@ -53,6 +61,9 @@ class SqlUnitOfWork:
         self.note_tags = SqlNoteTagRepository(self._sql)
         self.counts = SqlCountRepository(self._sql)
         self.idempotency_keys = SqlIdempotencyKeyRepository(self._sql)
+        self.users = SqlUserRepository(self._sql)
+        self.tokens = SqlTokenRepository(self._sql)
+        self.login_failures = SqlLoginFailureLog(self._sql)
         return self
 
     async def __aexit__(

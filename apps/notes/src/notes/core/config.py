@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
     migrations_dir: Path = MIGRATIONS_DIR
+    token_lifetime_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # How long a process trusts a token it has looked up: the bound on honouring a revoked one.
+    token_cache_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    login_failure_limit: Annotated[int, Field(ge=1, le=1000)] = 5
+    login_failure_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 900
+    password_hash_concurrency: Annotated[int, Field(ge=1, le=64)] = 2
     # Signs list cursors. The default is random per process: replicas (and workers) must share
     # one value, or a cursor issued by one is refused by another.
     cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))

@@ -1,5 +1,14 @@
 """SQLAlchemy models, the snapshots passed between the layers, and the domain events."""
 
+from notes.entities.accounts import (
+    AccessToken,
+    Account,
+    LoginFailure,
+    Principal,
+    TokenInfo,
+    User,
+    email_key,
+)
 from notes.entities.base import Base
 from notes.entities.counts import CategoryCount, Count, TagCount
 from notes.entities.events import (
@@ -17,11 +26,14 @@ from notes.entities.tags import NoteTag, extract_tags
 
 __all__ = [
     "NO_FILTER",
+    "AccessToken",
+    "Account",
     "Base",
     "CategoryCount",
     "Count",
     "EventRecord",
     "IdempotencyKey",
+    "LoginFailure",
     "Note",
     "NoteCreated",
     "NoteDeleted",
@@ -31,7 +43,11 @@ __all__ = [
     "NoteUpdated",
     "NoteView",
     "Position",
+    "Principal",
     "ProcessedEvent",
     "TagCount",
+    "TokenInfo",
+    "User",
+    "email_key",
     "extract_tags",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notes.entities.base import Base
@@ -13,10 +14,11 @@ from notes.entities.tags import TAG_MAX
 
 
 class TagCount(Base):
-    """How many live notes carry a tag; tags no live note carries have no row."""
+    """How many live notes of an owner carry a tag; tags no live note carries have no row."""
 
     __tablename__ = "tag_counts"
 
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(TAG_MAX), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 
@@ -25,10 +27,12 @@ class TagCount(Base):
 
 
 class CategoryCount(Base):
-    """How many live notes are in a category; empty categories and ``""`` have no row."""
+    """How many live notes of an owner are in a category; empty categories and ``""`` have
+    no row."""
 
     __tablename__ = "category_counts"
 
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(CATEGORY_MAX), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
 

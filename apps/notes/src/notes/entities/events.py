@@ -33,6 +33,7 @@ class NoteEvent:
 
     id: int | None = None
     note_id: uuid.UUID
+    owner_id: uuid.UUID
     occurred_at: datetime
     category: str
     tags: tuple[str, ...]
@@ -42,6 +43,7 @@ class NoteEvent:
         """The event for ``note`` as it is now."""
         return cls(
             note_id=note.id,
+            owner_id=note.owner_id,
             occurred_at=at,
             category=note.category,
             tags=extract_tags(note.contents),
@@ -53,7 +55,7 @@ class NoteEvent:
         return type(self).__name__
 
     def payload(self) -> dict[str, Any]:
-        """What the event carries besides its id, type, note id and time, as JSON."""
+        """What the event carries besides its id, type, note, owner and time, as JSON."""
         return {"category": self.category, "tags": list(self.tags)}
 
     def affected_tags(self) -> frozenset[str]:
@@ -65,11 +67,12 @@ class NoteEvent:
         return frozenset({self.category})
 
     @staticmethod
-    def restore(
+    def restore(  # noqa: PLR0913 - one argument per column of a stored event
         *,
         id: int,  # noqa: A002 - the column's name
         type: str,  # noqa: A002 - the column's name
         note_id: uuid.UUID,
+        owner_id: uuid.UUID,
         occurred_at: datetime,
         payload: Mapping[str, Any],
     ) -> NoteEvent:
@@ -80,7 +83,7 @@ class NoteEvent:
         for key in ("tags", "previous_tags"):
             if key in values:
                 values[key] = tuple(values[key])
-        return cls(id=id, note_id=note_id, occurred_at=occurred_at, **values)
+        return cls(id=id, note_id=note_id, owner_id=owner_id, occurred_at=occurred_at, **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +118,7 @@ class NoteUpdated(NoteEvent):
         previous_contents, previous_category = before
         return cls(
             note_id=note.id,
+            owner_id=note.owner_id,
             occurred_at=at,
             category=note.category,
             tags=extract_tags(note.contents),
@@ -150,6 +154,7 @@ class EventRecord(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     type: Mapped[str] = mapped_column(String(EVENT_TYPE_MAX))
     note_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -158,6 +163,8 @@ class EventRecord(Base):
         # What the dispatcher scans: the undispatched events, oldest first.
         Index("ix_events_pending", "id", postgresql_where=text("dispatched_at IS NULL")),
         Index("ix_events_note_id", "note_id"),
+        # An owner's events in order: what a stream of one account's changes reads.
+        Index("ix_events_owner_id_id", "owner_id", "id"),
     )
 
 

@@ -47,8 +47,13 @@ def test_an_event_is_restored_from_its_stored_row(cls, note_factory):
     )
     stored = json.loads(json.dumps(event.payload()))  # as it comes back from JSONB
     restored = NoteEvent.restore(
-        id=7, type=event.type, note_id=note.id, occurred_at=AT, payload=stored
+        id=7,
+        type=event.type,
+        note_id=note.id,
+        owner_id=note.owner_id,
+        occurred_at=AT,
+        payload=stored,
     )
     assert type(restored) is cls
-    assert restored.id == 7
+    assert (restored.id, restored.owner_id) == (7, note.owner_id)
     assert restored.payload() == event.payload()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import DateTime, Index, Integer, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,7 +16,8 @@ IDEMPOTENCY_KEY_MAX = 255
 
 
 class IdempotencyKey(Base):
-    """The first answer given to a key, kept until ``expires_at`` so repeats get it again.
+    """The first answer given to an owner's key, kept until ``expires_at`` so repeats get it
+    again. Keys are per owner: two accounts may use the same key.
 
     ``fingerprint`` is the SHA-256 (hex) of the canonical request, so the same key sent with a
     different request is told apart from a repeat.
@@ -23,6 +25,7 @@ class IdempotencyKey(Base):
 
     __tablename__ = "idempotency_keys"
 
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)

@@ -6,7 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Computed, DateTime, Index, Integer, String, Text, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +32,8 @@ _CONTENTS_TSV = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, contents)"
 
 
 class Note(Base):
-    """A note. ``deleted_at`` is set on delete; deleted notes are never served.
+    """A note of one owner (an account). ``deleted_at`` is set on delete; deleted notes are never
+    served.
 
     ``version`` starts at 1 and grows by one with every change of ``contents`` or ``category``;
     ``updated_at`` is the time of the last change (the creation time until the first).
@@ -31,6 +42,7 @@ class Note(Base):
     __tablename__ = "notes"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     contents: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(CATEGORY_MAX), server_default="")
     creation_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -65,6 +77,7 @@ class NoteView:
     """
 
     id: uuid.UUID
+    owner_id: uuid.UUID
     contents: str
     category: str
     creation_date: datetime
@@ -77,6 +90,7 @@ class NoteView:
         """A snapshot of ``note`` as it is now."""
         return cls(
             id=note.id,
+            owner_id=note.owner_id,
             contents=note.contents,
             category=note.category,
             creation_date=note.creation_date,
@@ -86,16 +100,18 @@ class NoteView:
         )
 
 
-# Newest first over live notes, with and without a category: the list's sort order, so a page
-# is read straight off an index, at any depth when it starts from a cursor.
+# An owner's live notes newest first, with and without a category: the list's sort order, so a
+# page is read straight off an index, at any depth when it starts from a cursor.
 Index(
-    "ix_notes_live_newest",
+    "ix_notes_owner_live_newest",
+    Note.owner_id,
     Note.creation_date.desc(),
     Note.id.desc(),
     postgresql_where=Note.deleted_at.is_(None),
 )
 Index(
-    "ix_notes_live_category_newest",
+    "ix_notes_owner_live_category_newest",
+    Note.owner_id,
     Note.category,
     Note.creation_date.desc(),
     Note.id.desc(),

@@ -13,7 +13,7 @@ from notes.core.config import Settings
 from notes.core.logging import configure_logging
 from notes.interface.limits import BodySizeLimitMiddleware
 from notes.interface.problems import install_problem_handlers
-from notes.interface.routers import counts, health, notes
+from notes.interface.routers import accounts, counts, health, notes
 
 _logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(accounts.router)
     app.include_router(notes.router)
     app.include_router(counts.router)
     return app

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from notes.bootstrap import Container
 from notes.core.config import Settings
+from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.health import HealthService
 from notes.services.notes import NotesService
@@ -34,6 +35,12 @@ async def get_counts_service(request: Request) -> CountsService:
     return container.counts
 
 
+async def get_accounts_service(request: Request) -> AccountsService:
+    """Accounts and tokens."""
+    container: Container = request.app.state.container
+    return container.accounts
+
+
 async def get_health_service(request: Request) -> HealthService:
     """Readiness."""
     container: Container = request.app.state.container
@@ -44,3 +51,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
 CountsServiceDep = Annotated[CountsService, Depends(get_counts_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
+AccountsServiceDep = Annotated[AccountsService, Depends(get_accounts_service)]

@@ -5,6 +5,7 @@ import asyncio
 
 import httpx
 import pytest
+from testkit import bearer
 
 pytestmark = pytest.mark.external
 
@@ -37,12 +38,17 @@ async def test_etag_304_and_412_over_http(http, payload_factory):
 
 
 async def test_concurrent_patches_with_one_if_match_let_exactly_one_through(
-    app_server, payload_factory
+    app_server, app_token, payload_factory
 ):
-    async with httpx.AsyncClient(base_url=app_server, timeout=30) as setup:
+    async with httpx.AsyncClient(
+        base_url=app_server, timeout=30, headers=bearer(app_token)
+    ) as setup:
         url = (await _create(setup, payload_factory())).headers["location"]
     # A client (and so a connection) per request: the requests really run side by side.
-    clients = [httpx.AsyncClient(base_url=app_server, timeout=30) for _ in range(6)]
+    clients = [
+        httpx.AsyncClient(base_url=app_server, timeout=30, headers=bearer(app_token))
+        for _ in range(6)
+    ]
     try:
         responses = await asyncio.gather(
             *(
@@ -56,7 +62,9 @@ async def test_concurrent_patches_with_one_if_match_let_exactly_one_through(
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [412] * 5
     winner = next(r for r in responses if r.status_code == 200).json()
-    async with httpx.AsyncClient(base_url=app_server, timeout=30) as check:
+    async with httpx.AsyncClient(
+        base_url=app_server, timeout=30, headers=bearer(app_token)
+    ) as check:
         stored = (await check.get(url)).json()
     assert (stored["contents"], stored["version"]) == (winner["contents"], 2)
 
@@ -116,11 +124,14 @@ async def test_idempotent_create_replays_over_http(http, payload_factory, make_u
 
 
 async def test_concurrent_creates_with_one_key_make_one_note(
-    app_server, payload_factory, make_unique
+    app_server, app_token, payload_factory, make_unique
 ):
     payload = payload_factory()
     headers = {"Idempotency-Key": make_unique("key")}
-    clients = [httpx.AsyncClient(base_url=app_server, timeout=30) for _ in range(5)]
+    clients = [
+        httpx.AsyncClient(base_url=app_server, timeout=30, headers=bearer(app_token))
+        for _ in range(5)
+    ]
     try:
         responses = await asyncio.gather(
             *(client.post("/notes/", json=payload, headers=headers) for client in clients)

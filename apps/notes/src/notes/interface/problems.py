@@ -14,12 +14,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notes.services.errors import (
+    EmailTakenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
+    InvalidCredentialsError,
     InvalidCursorError,
+    InvalidTokenError,
     NoteNotFoundError,
     NotesError,
+    TokenNotFoundError,
+    TooManyLoginAttemptsError,
     VersionConflictError,
+    WeakPasswordError,
 )
 
 _logger = logging.getLogger(__name__)
@@ -33,7 +39,22 @@ _DOMAIN_ERRORS: dict[type[NotesError], tuple[int, str]] = {
     InvalidCursorError: (400, "urn:notes:problem:invalid-cursor"),
     IdempotencyKeyInUseError: (409, "urn:notes:problem:idempotency-key-in-use"),
     IdempotencyKeyReusedError: (422, "urn:notes:problem:idempotency-key-reused"),
+    EmailTakenError: (409, "urn:notes:problem:email-taken"),
+    WeakPasswordError: (422, "urn:notes:problem:weak-password"),
+    InvalidCredentialsError: (401, "urn:notes:problem:invalid-credentials"),
+    TooManyLoginAttemptsError: (429, "urn:notes:problem:too-many-login-attempts"),
+    InvalidTokenError: (401, "urn:notes:problem:invalid-token"),
+    TokenNotFoundError: (404, "urn:notes:problem:token-not-found"),
 }
+
+
+def _headers(error: NotesError) -> dict[str, str] | None:
+    """The headers an error's answer needs: a challenge with a 401, a wait with a 429."""
+    if isinstance(error, InvalidTokenError | InvalidCredentialsError):
+        return {"WWW-Authenticate": 'Bearer realm="notes"'}
+    if isinstance(error, TooManyLoginAttemptsError):
+        return {"Retry-After": str(error.retry_after)}
+    return None
 
 
 class ProblemResponse(JSONResponse):
@@ -90,10 +111,11 @@ async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, NotesError)  # noqa: S101 - registered for this type
     for cls in type(exc).__mro__:
         if cls in _DOMAIN_ERRORS:
             status, type_ = _DOMAIN_ERRORS[cls]
-            return problem(status, type_=type_, detail=str(exc))
+            return problem(status, type_=type_, detail=str(exc), headers=_headers(exc))
     _logger.error("unmapped service error", exc_info=exc)
     return problem(500, detail="The service failed to handle this request.")
 

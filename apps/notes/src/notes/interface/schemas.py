@@ -5,9 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
-from notes.entities import Count, NoteView
+from notes.entities import Account, Count, NoteView, TokenInfo
+from notes.entities.accounts import EMAIL_MAX
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
 from notes.services.cursors import MAX_CURSOR_LENGTH
@@ -128,6 +137,69 @@ class NamedCount(BaseModel):
     def from_entity(cls, row: Count) -> NamedCount:
         """The API view of a tag's or a category's count."""
         return cls(name=row.name, count=row.count)
+
+
+class AccountCreate(BaseModel):
+    """The body of ``POST /users/``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
+    password: Annotated[Text, Field(description="12 to 128 characters, not a common one")]
+
+
+class AccountRead(BaseModel):
+    """An account as the API shows it: never its password."""
+
+    id: uuid.UUID
+    email: str
+    created_at: AwareDatetime
+
+    @classmethod
+    def from_entity(cls, account: Account) -> AccountRead:
+        """The API view of ``account``."""
+        return cls(id=account.id, email=account.email, created_at=account.created_at)
+
+
+class TokenRequest(BaseModel):
+    """The JSON body of ``POST /tokens/``; the OAuth2 password form says the same with
+    ``username`` for ``email``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Any string: an email the service never accepted is just wrong, like a wrong password.
+    email: Annotated[Text, Field(min_length=1, max_length=EMAIL_MAX)]
+    password: Annotated[Text, Field(min_length=1, max_length=1024)]
+
+
+class TokenCreated(BaseModel):
+    """A new token: ``access_token`` is shown in this answer only."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    id: uuid.UUID
+    expires_at: AwareDatetime
+
+
+class TokenRead(BaseModel):
+    """A token as listed: never its value."""
+
+    id: uuid.UUID
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+    last_used_at: AwareDatetime | None
+    current: bool = Field(description="Whether this request presented this token")
+
+    @classmethod
+    def from_entity(cls, token: TokenInfo, *, current: bool) -> TokenRead:
+        """The API view of ``token``."""
+        return cls(
+            id=token.id,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            current=current,
+        )
 
 
 class Status(BaseModel):

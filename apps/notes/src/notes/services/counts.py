@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+
 from notes.entities import Count
 from notes.services.ports import UnitsOfWork
 
 
 class CountsService:
-    """Tags and categories of live notes with their counts, most used first, ties by name."""
+    """An owner's tags and categories with their counts, most used first, ties by name."""
 
     def __init__(self, uow: UnitsOfWork) -> None:
         self._uow = uow
 
-    async def list_tags(self) -> list[Count]:
-        """Every tag of a live note, with how many live notes carry it."""
+    async def list_tags(self, owner_id: uuid.UUID) -> list[Count]:
+        """Every tag of the owner's live notes, with how many of them carry it."""
         async with self._uow() as uow:
-            return await uow.counts.tag_counts()
+            return await uow.counts.tag_counts(owner_id)
 
-    async def list_categories(self) -> list[Count]:
-        """Every non-empty category of a live note, with how many live notes are in it."""
+    async def list_categories(self, owner_id: uuid.UUID) -> list[Count]:
+        """Every non-empty category of the owner's live notes, with how many are in it."""
         async with self._uow() as uow:
-            return await uow.counts.category_counts()
+            return await uow.counts.category_counts(owner_id)

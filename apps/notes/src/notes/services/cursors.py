@@ -2,8 +2,9 @@
 
 A cursor reads ``<payload>.<tag>``, both unpadded base64url: the payload holds a format version,
 the position's time (microseconds since the Unix epoch, UTC) and note id; the tag is the first
-16 bytes of HMAC-SHA256 over the payload. Only holders of the secret can make a valid cursor,
-so replicas must share it.
+16 bytes of HMAC-SHA256 over the id of the owner the cursor was issued to and the payload. Only
+holders of the secret can make a valid cursor, so replicas must share it, and a cursor issued to
+one owner is refused for another.
 """
 
 from __future__ import annotations
@@ -43,22 +44,24 @@ class CursorCodec:
             raise ValueError(msg)
         self._secret = secret
 
-    def _tag(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
+    def _tag(self, payload: bytes, owner_id: uuid.UUID) -> bytes:
+        signed = owner_id.bytes + payload
+        return hmac.new(self._secret, signed, hashlib.sha256).digest()[:_TAG_BYTES]
 
-    def encode(self, position: Position) -> str:
-        """The cursor of ``position``."""
+    def encode(self, position: Position, owner_id: uuid.UUID) -> str:
+        """The cursor of ``position``, for ``owner_id`` alone."""
         micros = (position.creation_date - _EPOCH) // timedelta(microseconds=1)
         payload = f"{_FORMAT}:{micros}:{position.id.hex}".encode("ascii")
-        return f"{_b64encode(payload)}.{_b64encode(self._tag(payload))}"
+        return f"{_b64encode(payload)}.{_b64encode(self._tag(payload, owner_id))}"
 
-    def decode(self, cursor: str) -> Position:
-        """The position in ``cursor``; InvalidCursorError unless this codec's secret signed it."""
+    def decode(self, cursor: str, owner_id: uuid.UUID) -> Position:
+        """The position in ``cursor``; InvalidCursorError unless this codec's secret signed it
+        for ``owner_id``."""
         try:
             payload, tag = _split(cursor)
         except (ValueError, binascii.Error) as error:
             raise InvalidCursorError from error
-        if not hmac.compare_digest(tag, self._tag(payload)):
+        if not hmac.compare_digest(tag, self._tag(payload, owner_id)):
             raise InvalidCursorError
         try:
             return _position(payload)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from eventing import EventBus
+from testkit import OWNER
 
 from notes.entities import NoteEvent
 from notes.services.dispatch import BatchReport, Dispatcher, EventWorker
@@ -38,7 +39,7 @@ async def test_an_event_a_listener_failed_on_stays_pending_and_is_retried(memory
     bus: EventBus[NoteEvent] = EventBus()
     bus.subscribe("flaky", flaky, events=(NoteEvent,))
     dispatcher = Dispatcher(memory_db.unit_of_work, bus)
-    note = await NotesService(memory_db.unit_of_work).create(contents="x")
+    note = await NotesService(memory_db.unit_of_work).create(OWNER, contents="x")
 
     assert await dispatcher.dispatch_pending() == 0
     assert len(await pending(memory_db)) == 1
@@ -52,9 +53,9 @@ async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_b
     memory_db, caplog
 ):
     service = NotesService(memory_db.unit_of_work)
-    bad = await service.create(contents="#bad")
+    bad = await service.create(OWNER, contents="#bad")
     for i in range(3):
-        await service.create(contents=f"#good{i}")
+        await service.create(OWNER, contents=f"#good{i}")
     shares = []
 
     async def refuses_bad(events):
@@ -93,14 +94,14 @@ async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_b
 async def test_a_batch_is_one_claim_and_one_transaction_per_listener(memory_db):
     service = NotesService(memory_db.unit_of_work)
     for i in range(10):
-        await service.create(contents=f"#t{i % 4}", category=f"c{i % 3}")
+        await service.create(OWNER, contents=f"#t{i % 4}", category=f"c{i % 3}")
     commits = memory_db.commits
     dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
 
     assert await dispatcher.dispatch_pending() == 10
 
     assert memory_db.commits - commits == 1 + 3
-    assert memory_db.tag_counts == {"t0": 3, "t1": 3, "t2": 2, "t3": 2}
+    assert memory_db.tag_counts_of(OWNER) == {"t0": 3, "t1": 3, "t2": 2, "t3": 2}
 
 
 async def test_nothing_pending_is_an_empty_batch(memory_db):
@@ -111,8 +112,8 @@ async def test_nothing_pending_is_an_empty_batch(memory_db):
 
 async def test_a_failed_batch_ends_the_pass(memory_db):
     service = NotesService(memory_db.unit_of_work)
-    first = await service.create(contents="x")
-    await service.create(contents="y")
+    first = await service.create(OWNER, contents="x")
+    await service.create(OWNER, contents="y")
     tried: list[uuid.UUID] = []
 
     async def refuses_first(events):
@@ -130,11 +131,11 @@ async def test_a_failed_batch_ends_the_pass(memory_db):
 async def test_batches_continue_until_nothing_is_pending(memory_db):
     service = NotesService(memory_db.unit_of_work)
     for i in range(7):
-        await service.create(contents=f"#t{i % 2}")
+        await service.create(OWNER, contents=f"#t{i % 2}")
     dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work), batch_size=3)
 
     assert await dispatcher.dispatch_pending() == 7
-    assert memory_db.tag_counts == {"t0": 4, "t1": 3}
+    assert memory_db.tag_counts_of(OWNER) == {"t0": 4, "t1": 3}
 
 
 async def test_once_stop_is_set_the_batch_is_finished_and_no_further_batch_started(memory_db):
@@ -149,7 +150,7 @@ async def test_once_stop_is_set_the_batch_is_finished_and_no_further_batch_start
     bus.subscribe("stopper", stop_after_first, events=(NoteEvent,))
     service = NotesService(memory_db.unit_of_work)
     for _ in range(3):
-        await service.create(contents="x")
+        await service.create(OWNER, contents="x")
 
     dispatched = await Dispatcher(memory_db.unit_of_work, bus, batch_size=2).dispatch_pending(stop)
 
@@ -171,7 +172,7 @@ async def test_once_stop_is_set_no_further_event_of_a_failed_batch_is_retried(me
     bus.subscribe("fails", fails_and_stops, events=(NoteEvent,))
     service = NotesService(memory_db.unit_of_work)
     for _ in range(3):
-        await service.create(contents="x")
+        await service.create(OWNER, contents="x")
 
     assert await Dispatcher(memory_db.unit_of_work, bus).dispatch_pending(stop) == 0
     assert len(tries) == 1  # the batch's try; no event tried alone after the stop
@@ -186,7 +187,7 @@ def worker(memory_db, listen=None, **options):
 
 async def test_the_worker_catches_up_after_connecting_then_follows_notifications(memory_db, caplog):
     service = NotesService(memory_db.unit_of_work)
-    await service.create(contents="#before")  # committed while no worker ran
+    await service.create(OWNER, contents="#before")  # committed while no worker ran
     memory_db.fail_connections = 2
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="notes.services.dispatch")
@@ -194,7 +195,7 @@ async def test_the_worker_catches_up_after_connecting_then_follows_notifications
     try:
         await until(lambda: _has_tag(memory_db, "before"))
         assert memory_db.connections == 3
-        await service.create(contents="#after")
+        await service.create(OWNER, contents="#after")
         # The poll interval is a minute: only the notification can wake the worker in time.
         await until(lambda: _has_tag(memory_db, "after"))
         assert memory_db.connections == 3  # followed on the same connection
@@ -233,7 +234,7 @@ async def test_a_failure_without_a_message_is_logged_by_its_type(memory_db, capl
 async def test_a_worker_told_to_stop_while_catching_up_starts_no_further_batch(memory_db):
     service = NotesService(memory_db.unit_of_work)
     for _ in range(3):
-        await service.create(contents="x")
+        await service.create(OWNER, contents="x")
     stop = asyncio.Event()
 
     async def stop_at_once(events):
@@ -264,9 +265,9 @@ async def test_the_worker_polls_when_notifications_never_come(memory_db, caplog)
     task = asyncio.create_task(worker(memory_db, listen_deaf, poll_interval=0.05).run(stop))
     try:
         await until(lambda: _connected(memory_db, task))
-        await service.create(contents="#polled")
+        await service.create(OWNER, contents="#polled")
         await until(lambda: _has_tag(memory_db, "polled"))
-        await service.create(contents="#again")
+        await service.create(OWNER, contents="#again")
         await until(lambda: _has_tag(memory_db, "again"))
     finally:
         stop.set()
@@ -275,7 +276,7 @@ async def test_the_worker_polls_when_notifications_never_come(memory_db, caplog)
 
 
 async def _has_tag(memory_db, tag):
-    return tag in memory_db.tag_counts
+    return tag in memory_db.tag_counts_of(OWNER)
 
 
 async def _logged(caplog, text):
@@ -315,9 +316,9 @@ async def test_dispatching_an_event_again_changes_nothing_the_second_time(
 ):
     tag, category = make_unique("tag").replace("-", "_"), make_unique("cat")
     service = NotesService(committing_uow)
-    kept = await service.create(contents=f"#{tag} kept", category=category)
-    gone = await service.create(contents=f"#{tag} gone", category=category)
-    await service.delete(gone.id)
+    kept = await service.create(OWNER, contents=f"#{tag} kept", category=category)
+    gone = await service.create(OWNER, contents=f"#{tag} gone", category=category)
+    await service.delete(OWNER, gone.id)
     dispatcher = Dispatcher(committing_uow, build_bus(committing_uow))
     await dispatcher.dispatch_pending()
     async with committing_uow() as uow:
@@ -348,9 +349,9 @@ async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redeliv
     dispatchers = [Dispatcher(committing_uow, bus, batch_size=5) for _ in range(3)]
 
     async def write(i):
-        note = await service.create(contents=f"#{tag} number {i}", category=category)
+        note = await service.create(OWNER, contents=f"#{tag} number {i}", category=category)
         if i % 4 == 0:
-            await service.delete(note.id)
+            await service.delete(OWNER, note.id)
 
     async def dispatch_while_writing():
         for _ in range(20):

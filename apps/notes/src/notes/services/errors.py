@@ -49,3 +49,52 @@ class IdempotencyKeyReusedError(NotesError):
     def __init__(self, key: str) -> None:
         super().__init__(f"idempotency key {key!r} was already used with a different request")
         self.key = key
+
+
+class EmailTakenError(NotesError):
+    """An account with this email (in any case) exists already."""
+
+    def __init__(self) -> None:
+        super().__init__("an account with this email exists already")
+
+
+class WeakPasswordError(NotesError):
+    """The password breaks a rule of ``services.passwords``; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the password is not accepted: {reason}")
+        self.reason = reason
+
+
+class InvalidCredentialsError(NotesError):
+    """The email and password do not match an account that can log in.
+
+    The same error for an unknown email, a wrong password and an account with no password, so
+    the answer tells a guesser nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("the email or the password is wrong")
+
+
+class TooManyLoginAttemptsError(NotesError):
+    """Logins for this email failed too often lately; try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins for this email; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class InvalidTokenError(NotesError):
+    """No bearer token, or one that is unknown, revoked or expired."""
+
+    def __init__(self, detail: str = "a valid bearer token is required") -> None:
+        super().__init__(detail)
+
+
+class TokenNotFoundError(NotesError):
+    """The caller has no token with this id (it never existed, or it is another's)."""
+
+    def __init__(self, token_id: uuid.UUID) -> None:
+        super().__init__(f"token {token_id} does not exist")
+        self.token_id = token_id

@@ -5,6 +5,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from testkit import OWNER
 
 from notes.entities import IdempotencyKey
 from notes.services.errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError
@@ -56,6 +57,7 @@ def _respond(note):
 
 def _stored_key(key, *, fingerprint, created_at, response_body=None):
     return IdempotencyKey(
+        owner_id=OWNER,
         key=key,
         fingerprint=fingerprint,
         response_status=201,
@@ -88,14 +90,14 @@ def test_fingerprint_differs_when_a_value_moves_to_another_field():
 
 
 async def test_key_recorded_by_an_earlier_release_is_replayed(service, database, clock):
-    database.idempotency_keys["k"] = _stored_key(
+    database.idempotency_keys[OWNER, "k"] = _stored_key(
         "k",
         fingerprint=CANONICAL_CREATE_FINGERPRINT,
         created_at=clock.now - timedelta(hours=1),
         response_body={"id": "from before the deploy"},
     )
     response, replayed = await service.create_idempotent(
-        key="k", contents="café ☕", category="travail", respond=_respond
+        OWNER, key="k", contents="café ☕", category="travail", respond=_respond
     )
     assert replayed
     assert response == RecordedResponse(201, {"id": "from before the deploy"})
@@ -103,23 +105,23 @@ async def test_key_recorded_by_an_earlier_release_is_replayed(service, database,
 
 
 async def test_create_without_a_category_files_the_note_under_no_category(service, database):
-    response, _ = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    response, _ = await service.create_idempotent(OWNER, key="k", contents="x", respond=_respond)
     assert response.body["category"] == ""
     assert [n.category for n in database.notes.values()] == [""]
 
 
 async def test_key_in_use_error_names_the_key(service, database):
     async with database.unit_of_work() as running:
-        assert await running.idempotency_keys.try_lock("order-42")
+        assert await running.idempotency_keys.try_lock(OWNER, "order-42")
         with pytest.raises(IdempotencyKeyInUseError) as raised:
-            await service.create_idempotent(key="order-42", contents="x", respond=_respond)
+            await service.create_idempotent(OWNER, key="order-42", contents="x", respond=_respond)
     assert raised.value.key == "order-42"
 
 
 async def test_key_reused_error_names_the_key(service):
-    await service.create_idempotent(key="order-42", contents="x", respond=_respond)
+    await service.create_idempotent(OWNER, key="order-42", contents="x", respond=_respond)
     with pytest.raises(IdempotencyKeyReusedError) as raised:
-        await service.create_idempotent(key="order-42", contents="y", respond=_respond)
+        await service.create_idempotent(OWNER, key="order-42", contents="y", respond=_respond)
     assert raised.value.key == "order-42"
 
 
@@ -127,26 +129,30 @@ async def test_key_reused_error_names_the_key(service):
 
 
 async def test_key_is_replayed_up_to_the_end_of_its_lifetime(service, database, clock):
-    first, _ = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    first, _ = await service.create_idempotent(OWNER, key="k", contents="x", respond=_respond)
     clock.now += IDEMPOTENCY_KEY_LIFETIME - timedelta(microseconds=1)
-    again, replayed = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    again, replayed = await service.create_idempotent(
+        OWNER, key="k", contents="x", respond=_respond
+    )
     assert replayed
     assert again == first
     assert len(database.notes) == 1
 
 
 async def test_key_expires_exactly_when_its_lifetime_ends(service, database, clock):
-    first, _ = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    first, _ = await service.create_idempotent(OWNER, key="k", contents="x", respond=_respond)
     clock.now += IDEMPOTENCY_KEY_LIFETIME
-    second, replayed = await service.create_idempotent(key="k", contents="x", respond=_respond)
+    second, replayed = await service.create_idempotent(
+        OWNER, key="k", contents="x", respond=_respond
+    )
     assert not replayed
     assert second.body["id"] != first.body["id"]
     assert len(database.notes) == 2
 
 
 async def test_stored_key_records_when_it_was_created_and_when_it_expires(service, database):
-    await service.create_idempotent(key="k", contents="x", respond=_respond)
-    stored = database.idempotency_keys["k"]
+    await service.create_idempotent(OWNER, key="k", contents="x", respond=_respond)
+    stored = database.idempotency_keys[OWNER, "k"]
     assert (stored.created_at, stored.expires_at) == (START, START + IDEMPOTENCY_KEY_LIFETIME)
 
 
@@ -154,8 +160,8 @@ async def test_a_create_purges_at_most_one_batch_of_expired_keys_oldest_first(se
     # Purging rides on user requests: each does a bounded amount of it, the oldest keys first.
     expired = [f"old-{i:03}" for i in range(PURGE_BATCH + 5)]
     for age, key in enumerate(reversed(expired), start=1):
-        database.idempotency_keys[key] = _stored_key(
+        database.idempotency_keys[OWNER, key] = _stored_key(
             key, fingerprint="0" * 64, created_at=START - IDEMPOTENCY_KEY_LIFETIME - timedelta(age)
         )
-    await service.create_idempotent(key="new", contents="x", respond=_respond)
-    assert set(database.idempotency_keys) == {"new", *expired[PURGE_BATCH:]}
+    await service.create_idempotent(OWNER, key="new", contents="x", respond=_respond)
+    assert {key for _, key in database.idempotency_keys} == {"new", *expired[PURGE_BATCH:]}

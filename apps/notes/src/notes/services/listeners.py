@@ -15,10 +15,11 @@ with it.
 Why the counts stay exact: a listener never adds or subtracts. It recomputes the count of
 every tag or category the batch touched, once per batch, from the source rows
 (``note_tags``, ``notes``), in its own transaction, after taking a lock per name
-(``CountRepository.recount_*``). Increments would need exactly-once delivery and one order of
-events; a recount needs neither. Two recounts of a name run one after the other and the
-later one counts what is committed when it holds the lock, so the last count written for a
-name is never older than the last change committed before it. Every change to a name's
+(``CountRepository.recount_*``; counts are per owner, so a name is an owner's name).
+Increments would need exactly-once delivery and one order of events; a recount needs
+neither. Two recounts of a name run one after the other and the later one counts what is
+committed when it holds the lock, so the last count written for a name is never older than
+the last change committed before it. Every change to a name's
 source rows is followed by a recount of that name: the event that made it lists the name
 (``affected_tags``: the note's tags before and after) and its recount runs after the change
 is committed (``count_tags`` comes after ``tag_note`` for the whole batch).
@@ -64,14 +65,16 @@ async def tag_note(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
 
 
 async def count_tags(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
-    """Recount, once each, the tags the events touched."""
-    await uow.counts.recount_tags(frozenset().union(*(e.affected_tags() for e in events)))
+    """Recount, once each, the tags the events touched, each of its owner."""
+    await uow.counts.recount_tags(
+        {(event.owner_id, tag) for event in events for tag in event.affected_tags()}
+    )
 
 
 async def count_categories(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
-    """Recount, once each, the categories the events touched."""
+    """Recount, once each, the categories the events touched, each of its owner."""
     await uow.counts.recount_categories(
-        frozenset().union(*(e.affected_categories() for e in events))
+        {(event.owner_id, name) for event in events for name in event.affected_categories()}
     )
 
 

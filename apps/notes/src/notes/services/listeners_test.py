@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from testkit import OWNER
 
 from notes.entities import NoteCreated, NoteDeleted, NoteFilter, NoteUpdated
 from notes.services.dispatch import Dispatcher
@@ -55,46 +56,48 @@ async def events(memory_db):
 
 
 async def test_tags_and_counts_follow_created_notes(service, dispatch, memory_db):
-    first = await service.create(contents="#Trip to #Rome", category="travel")
-    await service.create(contents="#trip budget", category="travel")
-    await service.create(contents="no tags", category="")
+    first = await service.create(OWNER, contents="#Trip to #Rome", category="travel")
+    await service.create(OWNER, contents="#trip budget", category="travel")
+    await service.create(OWNER, contents="no tags", category="")
 
     assert await dispatch() == 3
 
     assert memory_db.note_tags[first.id] == {"trip", "rome"}
-    assert memory_db.tag_counts == {"trip": 2, "rome": 1}
-    assert memory_db.category_counts == {"travel": 2}
-    assert [n.id for n in (await service.list(where=NoteFilter(tag="rome"))).notes] == [first.id]
+    assert memory_db.tag_counts_of(OWNER) == {"trip": 2, "rome": 1}
+    assert memory_db.category_counts_of(OWNER) == {"travel": 2}
+    assert [n.id for n in (await service.list(OWNER, where=NoteFilter(tag="rome"))).notes] == [
+        first.id
+    ]
 
 
 async def test_an_edit_re_extracts_tags_and_moves_counts(service, dispatch, memory_db):
-    note = await service.create(contents="#a #b", category="old")
-    await service.create(contents="#b", category="old")
+    note = await service.create(OWNER, contents="#a #b", category="old")
+    await service.create(OWNER, contents="#b", category="old")
     await dispatch()
 
-    await service.update(note.id, contents="#b #c", category="new")
+    await service.update(OWNER, note.id, contents="#b #c", category="new")
     await dispatch()
 
     assert memory_db.note_tags[note.id] == {"b", "c"}
-    assert memory_db.tag_counts == {"b": 2, "c": 1}
-    assert memory_db.category_counts == {"old": 1, "new": 1}
+    assert memory_db.tag_counts_of(OWNER) == {"b": 2, "c": 1}
+    assert memory_db.category_counts_of(OWNER) == {"old": 1, "new": 1}
 
 
 async def test_a_deleted_note_loses_its_tags_and_leaves_the_counts(service, dispatch, memory_db):
-    note = await service.create(contents="#gone #stays", category="c")
-    await service.create(contents="#stays", category="c")
+    note = await service.create(OWNER, contents="#gone #stays", category="c")
+    await service.create(OWNER, contents="#stays", category="c")
     await dispatch()
 
-    await service.delete(note.id)
+    await service.delete(OWNER, note.id)
     await dispatch()
 
     assert note.id not in memory_db.note_tags
-    assert memory_db.tag_counts == {"stays": 1}
-    assert memory_db.category_counts == {"c": 1}
+    assert memory_db.tag_counts_of(OWNER) == {"stays": 1}
+    assert memory_db.category_counts_of(OWNER) == {"c": 1}
 
 
 async def test_every_listener_records_each_event_it_handled(service, dispatch, memory_db):
-    await service.create(contents="#x", category="c")
+    await service.create(OWNER, contents="#x", category="c")
     await dispatch()
     [event] = await events(memory_db)
     async with memory_db.unit_of_work() as uow:
@@ -107,9 +110,9 @@ async def test_every_listener_records_each_event_it_handled(service, dispatch, m
 
 
 async def test_redelivered_events_change_nothing(service, dispatch, bus, memory_db):
-    note = await service.create(contents="#a #b", category="c")
-    await service.update(note.id, contents="#b", category="d")
-    await service.create(contents="#a", category="c")
+    note = await service.create(OWNER, contents="#a #b", category="c")
+    await service.update(OWNER, note.id, contents="#b", category="d")
+    await service.create(OWNER, contents="#a", category="c")
     await dispatch()
     before = state(memory_db)
 
@@ -120,7 +123,7 @@ async def test_redelivered_events_change_nothing(service, dispatch, bus, memory_
 
 
 async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory_db, service):
-    await service.create(contents="#x")
+    await service.create(OWNER, contents="#x")
     [event] = await events(memory_db)
     deliveries = []
 
@@ -140,7 +143,7 @@ async def test_a_listener_commits_nothing_for_an_event_it_already_handled(memory
 
 async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, service, caplog):
     for i in range(3):
-        await service.create(contents=f"#n{i}")
+        await service.create(OWNER, contents=f"#n{i}")
     first, *rest = await events(memory_db)
     handled = []
 
@@ -160,7 +163,7 @@ async def test_a_batch_handles_only_its_events_not_handled_before(memory_db, ser
 
 
 async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(memory_db, service):
-    await service.create(contents="#x")
+    await service.create(OWNER, contents="#x")
     [event] = await events(memory_db)
     attempts = []
 
@@ -182,47 +185,47 @@ async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(m
 
 async def test_a_batch_costs_one_commit_per_listener_whatever_its_size(service, bus, memory_db):
     for i in range(10):
-        note = await service.create(contents=f"#t{i % 3} #all", category=f"c{i % 2}")
+        note = await service.create(OWNER, contents=f"#t{i % 3} #all", category=f"c{i % 2}")
         if i % 5 == 0:
-            await service.update(note.id, contents="#edited", category="c9")
+            await service.update(OWNER, note.id, contents="#edited", category="c9")
     batch = await events(memory_db)
     commits = memory_db.commits
 
     assert (await bus.publish_batch(batch)).ok
 
     assert memory_db.commits - commits == 3
-    assert memory_db.tag_counts == {"all": 8, "edited": 2, "t0": 3, "t1": 3, "t2": 2}
-    assert memory_db.category_counts == {"c0": 4, "c1": 4, "c9": 2}
+    assert memory_db.tag_counts_of(OWNER) == {"all": 8, "edited": 2, "t0": 3, "t1": 3, "t2": 2}
+    assert memory_db.category_counts_of(OWNER) == {"c0": 4, "c1": 4, "c9": 2}
     assert (await bus.publish_batch(batch)).ok
     assert memory_db.commits - commits == 3  # all handled: nothing to commit
 
 
 async def test_a_notes_whole_history_in_one_batch_ends_as_the_note_is(service, bus, memory_db):
-    kept = await service.create(contents="#a", category="one")
-    await service.update(kept.id, contents="#b", category="two")
-    gone = await service.create(contents="#a #b", category="one")
-    await service.update(gone.id, contents="#c", category="three")
-    await service.delete(gone.id)
+    kept = await service.create(OWNER, contents="#a", category="one")
+    await service.update(OWNER, kept.id, contents="#b", category="two")
+    gone = await service.create(OWNER, contents="#a #b", category="one")
+    await service.update(OWNER, gone.id, contents="#c", category="three")
+    await service.delete(OWNER, gone.id)
 
     assert (await bus.publish_batch(list(reversed(await events(memory_db))))).ok
 
     assert memory_db.note_tags == {kept.id: {"b"}}
-    assert memory_db.tag_counts == {"b": 1}
-    assert memory_db.category_counts == {"two": 1}
+    assert memory_db.tag_counts_of(OWNER) == {"b": 1}
+    assert memory_db.category_counts_of(OWNER) == {"two": 1}
 
 
 async def test_events_handled_late_and_out_of_order_converge(service, bus, memory_db):
-    note = await service.create(contents="#a", category="one")
-    await service.update(note.id, contents="#b", category="two")
-    await service.update(note.id, contents="#c", category="three")
-    other = await service.create(contents="#a", category="one")
+    note = await service.create(OWNER, contents="#a", category="one")
+    await service.update(OWNER, note.id, contents="#b", category="two")
+    await service.update(OWNER, note.id, contents="#c", category="three")
+    other = await service.create(OWNER, contents="#a", category="one")
 
     for event in reversed(await events(memory_db)):
         assert (await bus.publish(event)).ok
 
     assert memory_db.note_tags == {note.id: {"c"}, other.id: {"a"}}
-    assert memory_db.tag_counts == {"a": 1, "c": 1}
-    assert memory_db.category_counts == {"one": 1, "three": 1}
+    assert memory_db.tag_counts_of(OWNER) == {"a": 1, "c": 1}
+    assert memory_db.category_counts_of(OWNER) == {"one": 1, "three": 1}
 
 
 async def test_an_event_without_an_id_is_refused(memory_db, bus, note_factory):
@@ -238,8 +241,8 @@ async def test_an_event_without_an_id_is_refused(memory_db, bus, note_factory):
 
 
 async def test_tag_note_reads_the_notes_under_their_row_locks(memory_db, service):
-    await service.create(contents="#x")
-    await service.create(contents="#y")
+    await service.create(OWNER, contents="#x")
+    await service.create(OWNER, contents="#y")
     batch = await events(memory_db)
     asked = []
     async with memory_db.unit_of_work() as uow:

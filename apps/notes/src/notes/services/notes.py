@@ -96,9 +96,10 @@ class NotesService:
         self._cursors = cursors or CursorCodec(secrets.token_bytes(32))
         self._creates = Batcher(self._store_new)
 
-    def _new_note(self, contents: str, category: str, now: datetime) -> Note:
+    def _new_note(self, owner_id: uuid.UUID, contents: str, category: str, now: datetime) -> Note:
         return Note(
             id=self._new_id(),
+            owner_id=owner_id,
             contents=contents,
             category=category,
             creation_date=now,
@@ -107,13 +108,13 @@ class NotesService:
             deleted_at=None,
         )
 
-    async def create(self, *, contents: str, category: str = "") -> NoteView:
-        """Store a new note and return it once committed.
+    async def create(self, owner_id: uuid.UUID, *, contents: str, category: str = "") -> NoteView:
+        """Store a new note of ``owner_id`` and return it once committed.
 
         Creates that arrive together are committed together (group commit): one transaction
         and one round trip per statement for the lot, instead of for each note.
         """
-        note = self._new_note(contents, category, self._clock())
+        note = self._new_note(owner_id, contents, category, self._clock())
         await self._creates.submit(note)
         return NoteView.of(note)
 
@@ -132,13 +133,15 @@ class NotesService:
 
     async def create_idempotent(
         self,
+        owner_id: uuid.UUID,
         *,
         key: str,
         contents: str,
         category: str = "",
         respond: Callable[[NoteView], RecordedResponse],
     ) -> tuple[RecordedResponse, bool]:
-        """Create a note at most once per ``key``; the response, and whether it is a replay.
+        """Create a note at most once per owner and ``key``; the response, and whether it is a
+        replay. Keys are the owner's own: another owner's use of the same key is unrelated.
 
         The first request with ``key`` stores a note, and ``respond(note)`` beside it in the same
         transaction. A repeat within IDEMPOTENCY_KEY_LIFETIME gets that response again and
@@ -149,10 +152,10 @@ class NotesService:
         fingerprint = request_fingerprint("create_note", contents=contents, category=category)
         now = self._clock()
         async with self._uow() as uow:
-            if not await uow.idempotency_keys.try_lock(key):
+            if not await uow.idempotency_keys.try_lock(owner_id, key):
                 raise IdempotencyKeyInUseError(key)
             # Read after taking the lock: whoever held it before has committed or rolled back.
-            record = await uow.idempotency_keys.get(key)
+            record = await uow.idempotency_keys.get(owner_id, key)
             if record is not None and record.expires_at > now:
                 if record.fingerprint != fingerprint:
                     raise IdempotencyKeyReusedError(key)
@@ -160,12 +163,13 @@ class NotesService:
             if record is not None:
                 await uow.idempotency_keys.remove(record)
             await uow.idempotency_keys.purge_expired(now, limit=PURGE_BATCH)
-            note = self._new_note(contents, category, now)
+            note = self._new_note(owner_id, contents, category, now)
             await uow.notes.add(note)
             await uow.events.add(NoteCreated.of(note, at=note.creation_date))
             response = respond(NoteView.of(note))
             await uow.idempotency_keys.add(
                 IdempotencyKey(
+                    owner_id=owner_id,
                     key=key,
                     fingerprint=fingerprint,
                     response_status=response.status,
@@ -177,15 +181,17 @@ class NotesService:
             await uow.commit()
         return response, False
 
-    async def get_or_raise(self, note_id: uuid.UUID) -> NoteView:
-        """The live note with ``note_id``; NoteNotFoundError if there is none."""
-        note = await self._reader.get(note_id)
+    async def get_or_raise(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView:
+        """The owner's live note with ``note_id``; NoteNotFoundError if there is none (another
+        owner's note included)."""
+        note = await self._reader.get(owner_id, note_id)
         if note is None:
             raise NoteNotFoundError(note_id)
         return note
 
     async def update(
         self,
+        owner_id: uuid.UUID,
         note_id: uuid.UUID,
         *,
         contents: str | None = None,
@@ -200,7 +206,7 @@ class NotesService:
         something bumps ``version`` and sets ``updated_at``; one that alters nothing does not.
         """
         async with self._uow() as uow:
-            note = await uow.notes.get_for_update(note_id)
+            note = await uow.notes.get_for_update(owner_id, note_id)
             if note is None:
                 raise NoteNotFoundError(note_id)
             if if_version is not None and note.version not in if_version:
@@ -222,30 +228,37 @@ class NotesService:
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int = 20,
         offset: int = 0,
         cursor: str | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> Page:
-        """A page of live notes matching ``where``, newest first.
+        """A page of the owner's live notes matching ``where``, newest first.
 
         ``cursor`` (from a previous page's ``next_cursor``) continues after that page's last
         note, whatever was added or deleted since; InvalidCursorError if it was not issued
-        here. ``offset`` skips that many notes from the start (or from the cursor). A ``tag`` in
-        ``where`` is matched without its ``#`` and case-insensitively.
+        here, to this owner. ``offset`` skips that many notes from the start (or from the
+        cursor). A ``tag`` in ``where`` is matched without its ``#`` and case-insensitively.
         """
         if where.tag is not None:
             where = dataclasses.replace(where, tag=where.tag.removeprefix("#").lower())
-        after = None if cursor is None else self._cursors.decode(cursor)
-        found = await self._reader.list(limit=limit + 1, offset=offset, after=after, where=where)
+        after = None if cursor is None else self._cursors.decode(cursor, owner_id)
+        found = await self._reader.list(
+            owner_id, limit=limit + 1, offset=offset, after=after, where=where
+        )
         if len(found) <= limit:
             return Page(found, None)
         page = found[:limit]
-        return Page(page, self._cursors.encode(Position.of(page[-1])))
+        return Page(page, self._cursors.encode(Position.of(page[-1]), owner_id))
 
     async def delete(
-        self, note_id: uuid.UUID, *, if_version: Collection[int] | None = None
+        self,
+        owner_id: uuid.UUID,
+        note_id: uuid.UUID,
+        *,
+        if_version: Collection[int] | None = None,
     ) -> NoteView:
         """Mark the note deleted and return it as it was then; NoteNotFoundError if it is not live.
 
@@ -253,7 +266,7 @@ class NotesService:
         row lock, as ``update`` does); otherwise VersionConflictError and nothing changes.
         """
         async with self._uow() as uow:
-            note = await uow.notes.get_for_update(note_id)
+            note = await uow.notes.get_for_update(owner_id, note_id)
             if note is None:
                 raise NoteNotFoundError(note_id)
             if if_version is not None and note.version not in if_version:
@@ -270,12 +283,13 @@ class _ReaderOverUnitsOfWork(NoteReader):
     def __init__(self, uow: UnitsOfWork) -> None:
         self._uow = uow
 
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
+    async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
         async with self._uow() as uow:
-            return await uow.notes.get(note_id)
+            return await uow.notes.get(owner_id, note_id)
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int,
         offset: int = 0,
@@ -283,4 +297,6 @@ class _ReaderOverUnitsOfWork(NoteReader):
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
         async with self._uow() as uow:
-            return await uow.notes.list(limit=limit, offset=offset, after=after, where=where)
+            return await uow.notes.list(
+                owner_id, limit=limit, offset=offset, after=after, where=where
+            )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testkit import OWNER
 
 from notes.entities import NoteFilter, NoteView, Position
 from notes.services.errors import IdempotencyKeyInUseError, VersionConflictError
@@ -36,7 +37,9 @@ def live_service(committing):
 
 
 async def test_concurrent_creates_are_stored_with_their_events(live_service, committing):
-    created = await asyncio.gather(*(live_service.create(contents=f"#n{i}") for i in range(30)))
+    created = await asyncio.gather(
+        *(live_service.create(OWNER, contents=f"#n{i}") for i in range(30))
+    )
     async with committing() as uow:
         stored = await uow.notes.get_many([note.id for note in created])
         events = await uow.events.after(0, limit=1_000_000)
@@ -71,43 +74,46 @@ def _respond(note):
 async def test_edit_waiting_for_a_concurrent_edit_sees_its_version_and_conflicts(
     sql, committing, live_service, make_unique
 ):
-    note = await live_service.create(contents="v1", category=make_unique("cat"))
+    note = await live_service.create(OWNER, contents="v1", category=make_unique("cat"))
     async with committing() as first:
-        locked = await first.notes.get_for_update(note.id)
+        locked = await first.notes.get_for_update(OWNER, note.id)
         locked.contents = "v2 by the first edit"
         locked.version = 2
         second = asyncio.create_task(
-            live_service.update(note.id, contents="v2 by the second edit", if_version={1})
+            live_service.update(OWNER, note.id, contents="v2 by the second edit", if_version={1})
         )
         await _wait_until_blocked_on_a_lock(sql, "FROM notes")
         await first.commit()
     with pytest.raises(VersionConflictError):
         await asyncio.wait_for(second, GUARD_SECONDS)
-    stored = await live_service.get_or_raise(note.id)
+    stored = await live_service.get_or_raise(OWNER, note.id)
     assert (stored.contents, stored.version) == ("v2 by the first edit", 2)
 
 
 async def test_concurrent_edits_based_on_one_version_let_exactly_one_apply(
     live_service, make_unique
 ):
-    note = await live_service.create(contents="v1", category=make_unique("cat"))
+    note = await live_service.create(OWNER, contents="v1", category=make_unique("cat"))
     results = await asyncio.gather(
-        *(live_service.update(note.id, contents=f"edit {i}", if_version={1}) for i in range(4)),
+        *(
+            live_service.update(OWNER, note.id, contents=f"edit {i}", if_version={1})
+            for i in range(4)
+        ),
         return_exceptions=True,
     )
     applied = [r for r in results if isinstance(r, NoteView)]
     assert len(applied) == 1
     assert all(isinstance(r, VersionConflictError) for r in results if r not in applied)
-    stored = await live_service.get_or_raise(note.id)
+    stored = await live_service.get_or_raise(OWNER, note.id)
     assert (stored.contents, stored.version) == (applied[0].contents, 2)
 
 
 async def test_concurrent_edits_without_a_version_all_apply_one_after_another(
     live_service, make_unique
 ):
-    note = await live_service.create(contents="v1", category=make_unique("cat"))
-    await asyncio.gather(*(live_service.update(note.id, contents=f"e{i}") for i in range(3)))
-    assert (await live_service.get_or_raise(note.id)).version == 4
+    note = await live_service.create(OWNER, contents="v1", category=make_unique("cat"))
+    await asyncio.gather(*(live_service.update(OWNER, note.id, contents=f"e{i}") for i in range(3)))
+    assert (await live_service.get_or_raise(OWNER, note.id)).version == 4
 
 
 # --- idempotent creates ----------------------------------------------------------------------
@@ -118,23 +124,27 @@ async def test_key_locked_by_another_transaction_is_refused_without_waiting(
 ):
     key = make_unique("key")
     async with committing() as running:
-        assert await running.idempotency_keys.try_lock(key)
+        assert await running.idempotency_keys.try_lock(OWNER, key)
         async with committing() as other:
-            assert not await other.idempotency_keys.try_lock(key)
+            assert not await other.idempotency_keys.try_lock(OWNER, key)
         with pytest.raises(IdempotencyKeyInUseError):
             await asyncio.wait_for(
-                live_service.create_idempotent(key=key, contents="x", respond=_respond),
+                live_service.create_idempotent(OWNER, key=key, contents="x", respond=_respond),
                 GUARD_SECONDS,
             )
     # The lock ended with the transaction that held it.
-    _, replayed = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
+    _, replayed = await live_service.create_idempotent(
+        OWNER, key=key, contents="x", respond=_respond
+    )
     assert not replayed
 
 
 async def test_request_after_the_first_committed_replays_it(live_service, make_unique):
     key = make_unique("key")
-    first, _ = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
-    again, replayed = await live_service.create_idempotent(key=key, contents="x", respond=_respond)
+    first, _ = await live_service.create_idempotent(OWNER, key=key, contents="x", respond=_respond)
+    again, replayed = await live_service.create_idempotent(
+        OWNER, key=key, contents="x", respond=_respond
+    )
     assert (again, replayed) == (first, True)
 
 
@@ -144,7 +154,7 @@ async def test_concurrent_creates_with_one_key_store_one_note(sql, live_service,
     results = await asyncio.gather(
         *(
             live_service.create_idempotent(
-                key=key, contents="x", category=category, respond=_respond
+                OWNER, key=key, contents="x", category=category, respond=_respond
             )
             for _ in range(5)
         ),
@@ -194,7 +204,7 @@ async def test_search_uses_english_stemming_and_web_search_syntax(
     category = make_unique("cat")
     note = note_factory.build(category=category, contents=contents)
     await _add(sql_uow, note)
-    listed = await service.list(where=NoteFilter(category=category, text=query))
+    listed = await service.list(OWNER, where=NoteFilter(category=category, text=query))
     assert [n.id for n in listed.notes] == ([note.id] if found else [])
 
 
@@ -202,8 +212,10 @@ async def test_search_finds_a_changed_note_by_its_new_words(service, sql_uow, no
     word = f"zyx{uuid.uuid4().hex[:8]}"
     note = note_factory.build(contents="old words")
     await _add(sql_uow, note)
-    await service.update(note.id, contents=f"new {word}")
-    assert [n.id for n in (await service.list(where=NoteFilter(text=word))).notes] == [note.id]
+    await service.update(OWNER, note.id, contents=f"new {word}")
+    assert [n.id for n in (await service.list(OWNER, where=NoteFilter(text=word))).notes] == [
+        note.id
+    ]
 
 
 # --- property: paging by cursor on PostgreSQL ------------------------------------------------
@@ -233,7 +245,7 @@ async def test_paging_on_postgresql_visits_each_note_once_in_order(
     seen = []
     cursor = None
     for step in itertools.count():
-        page = await service.list(limit=sizes[step % len(sizes)], cursor=cursor, where=where)
+        page = await service.list(OWNER, limit=sizes[step % len(sizes)], cursor=cursor, where=where)
         seen += [n.id for n in page.notes]
         cursor = page.next_cursor
         if cursor is None:

@@ -18,6 +18,8 @@ from typing import Protocol, Self
 
 from notes.entities import (
     NO_FILTER,
+    AccessToken,
+    Account,
     Count,
     IdempotencyKey,
     Note,
@@ -25,24 +27,30 @@ from notes.entities import (
     NoteFilter,
     NoteView,
     Position,
+    Principal,
+    TokenInfo,
+    User,
 )
 
 
 class NoteReader(Protocol):
-    """Reads live notes as snapshots, each read on its own (it joins no transaction)."""
+    """Reads an owner's live notes as snapshots, each read on its own (it joins no
+    transaction). Another owner's note is never found, as if it did not exist."""
 
-    async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        """The live (not deleted) note with ``note_id``, as it is now."""
+    async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
+        """The owner's live (not deleted) note with ``note_id``, as it is now."""
 
     async def list(
         self,
+        owner_id: uuid.UUID,
         *,
         limit: int,
         offset: int = 0,
         after: Position | None = None,
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
-        """Live notes matching ``where``, newest first (ties broken by id, highest first).
+        """The owner's live notes matching ``where``, newest first (ties broken by id, highest
+        first).
 
         With ``after``, only the notes that sort after that position (older, or as old with a
         lower id); ``offset`` then skips that many of them.
@@ -64,17 +72,18 @@ class NoteRepository(NoteReader, Protocol):
     async def add_all(self, notes: Sequence[Note]) -> None:
         """Insert new notes, as ``add`` does each, in one round trip to the database."""
 
-    async def get_for_update(self, note_id: uuid.UUID) -> Note | None:
-        """The live note with ``note_id``, locked until commit; its changes are kept at commit.
+    async def get_for_update(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note | None:
+        """The owner's live note, locked until commit; its changes are kept at commit.
 
         A locked read waits for any other transaction holding the note, then sees its result.
         """
 
     async def get_many(self, note_ids: Collection[uuid.UUID]) -> list[NoteView]:
-        """The live notes among ``note_ids``, by id."""
+        """The live notes among ``note_ids``, by id, whoever owns them (for the listeners)."""
 
     async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
-        """The live notes among ``note_ids``, by id, locked as ``get_for_update`` does.
+        """The live notes among ``note_ids``, by id, whoever owns them, locked as
+        ``get_for_update`` does.
 
         Locks are taken in id order, so two units of work locking overlapping notes never
         wait for each other in a cycle.
@@ -129,40 +138,47 @@ class NoteTagRepository(Protocol):
         """The note's tags."""
 
 
-class CountRepository(Protocol):
-    """How many live notes carry each tag and are in each category. Never commits."""
+OwnedName = tuple[uuid.UUID, str]
+"""A tag or a category of one owner: (owner id, name)."""
 
-    async def recount_tags(self, names: Collection[str]) -> None:
+
+class CountRepository(Protocol):
+    """How many of an owner's live notes carry each tag and are in each category.
+
+    Never commits.
+    """
+
+    async def recount_tags(self, names: Collection[OwnedName]) -> None:
         """Recompute the counts of ``names`` from the notes' tags, as committed right now.
 
-        Holds a lock per name until the unit of work ends, taken before counting, so two
-        recounts of one name run one after the other and the later one counts last.
+        Holds a lock per (owner, name) until the unit of work ends, taken before counting, so
+        two recounts of one name run one after the other and the later one counts last.
         """
 
-    async def recount_categories(self, names: Collection[str]) -> None:
+    async def recount_categories(self, names: Collection[OwnedName]) -> None:
         """Recompute the counts of ``names`` from the live notes, as committed right now.
 
         The empty category is never counted. Locks like ``recount_tags``.
         """
 
-    async def tag_counts(self) -> list[Count]:
-        """Tags of live notes, most used first, ties by name."""
+    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        """The owner's tags of live notes, most used first, ties by name."""
 
-    async def category_counts(self) -> list[Count]:
-        """Categories of live notes, most used first, ties by name."""
+    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
+        """The owner's categories of live notes, most used first, ties by name."""
 
 
 class IdempotencyKeyRepository(Protocol):
-    """Stores idempotency keys. Never commits: the unit of work that owns it does."""
+    """Stores idempotency keys, per owner. Never commits: the unit of work that owns it does."""
 
-    async def try_lock(self, key: str) -> bool:
-        """Claim ``key`` until the end of this transaction, without waiting.
+    async def try_lock(self, owner_id: uuid.UUID, key: str) -> bool:
+        """Claim the owner's ``key`` until the end of this transaction, without waiting.
 
         False when another transaction holds it (a request with this key is still running).
         """
 
-    async def get(self, key: str) -> IdempotencyKey | None:
-        """The stored record of ``key``, expired or not."""
+    async def get(self, owner_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+        """The stored record of the owner's ``key``, expired or not."""
 
     async def add(self, record: IdempotencyKey) -> None:
         """Stage a new record."""
@@ -175,6 +191,72 @@ class IdempotencyKeyRepository(Protocol):
 
         Records another transaction is working on are skipped, never waited for.
         """
+
+
+class UserRepository(Protocol):
+    """Accounts. Never commits."""
+
+    async def add(self, user: User) -> bool:
+        """Insert ``user``; False (and nothing stored) when its email is taken, in any case."""
+
+    async def get(self, user_id: uuid.UUID) -> Account | None:
+        """The account with ``user_id``."""
+
+    async def get_by_email(self, email_key: str) -> User | None:
+        """The account whose lower-cased email is ``email_key``, with its password hash."""
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
+        """Replace the account's password hash."""
+
+
+class TokenRepository(Protocol):
+    """Bearer tokens, stored by the hash of their value. Never commits."""
+
+    async def add(self, token: AccessToken) -> None:
+        """Store a new token."""
+
+    async def list(self, user_id: uuid.UUID, *, now: datetime) -> list[TokenInfo]:
+        """The account's tokens that have not expired by ``now``, newest first."""
+
+    async def remove(self, user_id: uuid.UUID, token_id: uuid.UUID) -> bool:
+        """Delete the account's token; False when it has no such token."""
+
+    async def purge_expired(self, now: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` tokens expired by ``now``; how many were deleted."""
+
+
+class LoginFailureLog(Protocol):
+    """Failed logins per email, for the rate limit. Never commits."""
+
+    async def record(self, email_key: str, at: datetime) -> None:
+        """Record a failed login for ``email_key``."""
+
+    async def since(self, email_key: str, start: datetime) -> list[datetime]:
+        """When logins for ``email_key`` failed at or after ``start``, oldest first."""
+
+    async def purge_before(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` failures older than ``before``; how many were deleted."""
+
+
+class TokenReader(Protocol):
+    """Finds who a bearer token belongs to, on its own (it joins no transaction)."""
+
+    async def authenticate(self, token_hash: bytes, now: datetime) -> Principal | None:
+        """The principal of the unexpired token whose value hashes to ``token_hash``, its use
+        at ``now`` recorded; None when there is none."""
+
+
+class PasswordHasher(Protocol):
+    """Hashes passwords and checks them against hashes (slow on purpose, off the event loop)."""
+
+    async def hash(self, password: str) -> str:
+        """A new hash of ``password`` (salted: two hashes of one password differ)."""
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """Whether ``password`` is the one ``password_hash`` was made from."""
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made with other parameters than new hashes get."""
 
 
 class UnitOfWork(Protocol):
@@ -199,6 +281,15 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency_keys(self) -> IdempotencyKeyRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    @property
+    def login_failures(self) -> LoginFailureLog: ...
 
     async def __aenter__(self) -> Self: ...
 

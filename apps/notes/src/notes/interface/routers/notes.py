@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from notes.entities import NoteFilter, NoteView
 from notes.entities.idempotency import IDEMPOTENCY_KEY_MAX
+from notes.interface.auth import PrincipalDep
 from notes.interface.conditional import etag, if_match_versions, none_match
 from notes.interface.dependencies import NotesServiceDep
 from notes.interface.schemas import (
@@ -49,10 +50,11 @@ def _note_headers(note_id: object, version: int) -> dict[str, str]:
     status_code=status.HTTP_201_CREATED,
     summary="Create a note",
     response_model=NoteRead,
-    responses=problem_responses(409, 413, 422),
+    responses=problem_responses(401, 409, 413, 422),
 )
 async def create_note(
     body: NoteCreate,
+    principal: PrincipalDep,
     service: NotesServiceDep,
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -64,7 +66,9 @@ async def create_note(
     422, and while the first request with it is still running, a 409.
     """
     if idempotency_key is None:
-        note = await service.create(contents=body.contents, category=body.category)
+        note = await service.create(
+            principal.user_id, contents=body.contents, category=body.category
+        )
         response.headers.update(_note_headers(note.id, note.version))
         return NoteRead.from_entity(note)
 
@@ -72,7 +76,11 @@ async def create_note(
         return RecordedResponse(201, jsonable_encoder(NoteRead.from_entity(note)))
 
     recorded, replayed = await service.create_idempotent(
-        key=idempotency_key, contents=body.contents, category=body.category, respond=respond
+        principal.user_id,
+        key=idempotency_key,
+        contents=body.contents,
+        category=body.category,
+        respond=respond,
     )
     headers = _note_headers(recorded.body["id"], recorded.body["version"])
     if replayed:
@@ -84,13 +92,14 @@ async def create_note(
     "/",
     summary="List notes, newest first",
     responses={
-        **problem_responses(400, 422),
+        **problem_responses(401, 400, 422),
         200: {"headers": {"Link": {"description": 'The next page: rel="next"'}}},
     },
 )
 async def list_notes(
     request: Request,
     response: Response,
+    principal: PrincipalDep,
     service: NotesServiceDep,
     query: Annotated[NoteListQuery, Query()],
 ) -> list[NoteRead]:
@@ -108,7 +117,11 @@ async def list_notes(
         tag=query.tag,
     )
     page = await service.list(
-        limit=query.limit, offset=query.offset or 0, cursor=query.cursor, where=where
+        principal.user_id,
+        limit=query.limit,
+        offset=query.offset or 0,
+        cursor=query.cursor,
+        where=where,
     )
     if page.next_cursor is not None:
         target = f"{request.url.path}?{urlencode(query.next_page(page.next_cursor))}"
@@ -121,19 +134,20 @@ async def list_notes(
     summary="Read a note",
     response_model=NoteRead,
     responses={
-        **problem_responses(400, 404, 422),
+        **problem_responses(401, 400, 404, 422),
         200: {"headers": _ETAG_HEADER},
         304: {"description": "The note is still at the version in If-None-Match"},
     },
 )
 async def get_note(
     note_id: uuid.UUID,
+    principal: PrincipalDep,
     service: NotesServiceDep,
     response: Response,
     if_none_match: IfNoneMatchHeader = None,
 ) -> NoteRead | Response:
     """The note, unless it does not exist or was deleted; 304 if If-None-Match names it."""
-    note = await service.get_or_raise(note_id)
+    note = await service.get_or_raise(principal.user_id, note_id)
     if none_match(if_none_match, note.version):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=_etag_only(note))
     response.headers.update(_etag_only(note))
@@ -144,11 +158,12 @@ async def get_note(
     "/{note_id}/",
     summary="Edit a note",
     response_model=NoteRead,
-    responses={**problem_responses(400, 404, 412, 413, 422), 200: {"headers": _ETAG_HEADER}},
+    responses={**problem_responses(401, 400, 404, 412, 413, 422), 200: {"headers": _ETAG_HEADER}},
 )
-async def update_note(
+async def update_note(  # noqa: PLR0913, PLR0917 - FastAPI passes each part of the request by name
     note_id: uuid.UUID,
     body: NoteUpdate,
+    principal: PrincipalDep,
     service: NotesServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -159,6 +174,7 @@ async def update_note(
     else 412 and nothing changes.
     """
     note = await service.update(
+        principal.user_id,
         note_id,
         contents=body.contents,
         category=body.category,
@@ -171,10 +187,11 @@ async def update_note(
 @router.delete(
     "/{note_id}/",
     summary="Delete a note",
-    responses={**problem_responses(404, 412, 422), 200: {"headers": _ETAG_HEADER}},
+    responses={**problem_responses(401, 404, 412, 422), 200: {"headers": _ETAG_HEADER}},
 )
 async def delete_note(
     note_id: uuid.UUID,
+    principal: PrincipalDep,
     service: NotesServiceDep,
     response: Response,
     if_match: IfMatchHeader = None,
@@ -183,7 +200,7 @@ async def delete_note(
 
     With ``If-Match: "<version>"`` only while the note is at that version, else 412.
     """
-    note = await service.delete(note_id, if_version=if_match_versions(if_match))
+    note = await service.delete(principal.user_id, note_id, if_version=if_match_versions(if_match))
     response.headers.update(_etag_only(note))
     return NoteRead.from_entity(note)
 
