@@ -106,7 +106,7 @@ async def test_cancelling_the_consumer_closes_the_chunks() -> None:
     assert chunks.cancelled
 
 
-async def test_chunks_are_read_only_as_the_consumer_asks_for_lines() -> None:
+async def test_a_slow_consumer_gets_chunks_read_only_as_it_asks_for_lines() -> None:
     chunks = Probe(b"line %d\n" % number for number in range(1000))
 
     async with aclosing(split_lines(chunks, max_line_bytes=10)) as lines:
