@@ -37,6 +37,7 @@ COPY pyproject.toml uv.lock ./
 COPY apps/notes/pyproject.toml apps/notes/
 COPY libs/eventing/pyproject.toml libs/eventing/
 COPY libs/localpg/pyproject.toml libs/localpg/
+COPY libs/streams/pyproject.toml libs/streams/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --package notes --no-install-workspace
 
