@@ -70,6 +70,8 @@ STALLED_AFTER = 5.0
 """Seconds without a heartbeat after which a running job counts as abandoned (both libraries)."""
 POLL = 1.0
 """Seconds between a worker's polls for jobs when no notification came (both libraries)."""
+SETTLE = 1.0
+"""Seconds given to a started worker to enter its loop: it says "ready" just before."""
 
 Connection = psycopg.AsyncConnection[Any]
 
@@ -433,7 +435,7 @@ class Bench:
         }
         backlog = self.options.backlog
         workers = [await self.start_worker(library, i) for i in range(WORKERS)]
-        await asyncio.sleep(1)  # until both listen: "ready" comes just before the run loop
+        await asyncio.sleep(SETTLE)
         records: list[Record] = []
         try:
             async with self.connection() as connection:
@@ -506,6 +508,7 @@ class Bench:
             await self.wait_until(running, seconds=30, what="the slow job to start")
             holder = await self.sql(library.running_sql(), {"n": 0})
             second = await self.start_worker(library, 1)
+            await asyncio.sleep(SETTLE)
         except BaseException:
             await first.kill()
             raise
