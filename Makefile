@@ -32,7 +32,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
 	db_migration_create set_password shell shell_db db_stop destroy compose_up compose_down compose_logs \
-	events_graph bench bench_http bench_depth bench_events
+	events_graph bench bench_http bench_depth bench_events bench_queue_spike
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -116,12 +116,13 @@ code_fixes: .venv/.synced ## Apply ruff's automatic fixes
 	$(call banner,code fixes)
 	$(RUN) ruff check --fix .
 
+# mypy reads bench/, where the job-queue spike imports the libraries of the `spike` group.
 static_checks: .venv/.synced ## Formatting, lint, types, the layering rules, the lock file, docs links, container files
 	$(call banner,static checks)
 	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy apps/notes/src apps/notes/testkit libs scripts bench
+	$(RUN) --group spike mypy apps/notes/src apps/notes/testkit libs scripts bench
 	$(RUN) lint-imports
 	$(RUN) python scripts/docs_check.py
 	@$(MAKE) container_checks
@@ -153,6 +154,10 @@ bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 
 bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
 	$(call banner,benchmark: event dispatch)
 	$(WITH_DB) python bench/events.py $(ARGS)
+
+bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
+	$(call banner,benchmark: job-queue spike)
+	$(RUN) --group spike python scripts/localdb.py run -- python bench/queue_spike.py $(ARGS)
 
 db_migration: .venv/.synced ## Apply the migrations to the database
 	$(call banner,migrating the database)
