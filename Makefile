@@ -34,7 +34,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks container_test code_fixes \
 	db_migration db_migration_create shell shell_db db_stop destroy compose_env compose_up \
-	compose_down compose_logs events_graph bench bench_http bench_depth bench_events
+	compose_down compose_logs events_graph bench bench_http bench_depth bench_events bench_containers
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -143,6 +143,10 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 		docker-compose.yml docker-compose.override.yml docker-compose.coverage.yml
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
+
+bench_containers: .venv/.synced ## Image size, build time cold and warm, time from up to healthy (needs Docker; not in make bench)
+	$(call banner,benchmark: the image and Compose)
+	PYTHONPATH=scripts $(RUN) python bench/containers.py $(ARGS)
 
 container_test: .venv/.synced ## Build the image, run it with Compose (no override) and test it from outside, measured inside (needs Docker)
 	$(call banner,container tests: the image as shipped, with Compose)

@@ -29,6 +29,9 @@ OVERRIDE = "docker-compose.override.yml"
 COVERAGE = "docker-compose.coverage.yml"
 # What a Docker call may take at most: long enough for a cold build on a slow machine.
 DOCKER_TIMEOUT = 1200.0
+# What ``up`` may take from start to every service ready (the first start initialises the
+# database; the API's health check runs every 5 s).
+UP_TIMEOUT = 300
 # The variable that hands a running stack to the container tests (see container_run.py).
 STACK_VARIABLE = "NOTES_CONTAINER_STACK"
 
@@ -176,8 +179,9 @@ class Stack:
 
     def up(self, *args: str) -> None:
         """Start the services (or the ones named in ``args``) and wait until they are ready:
-        healthy where they have a health check, running or exited 0 where they have not."""
-        self.compose("up", "--detach", "--wait", *args)
+        healthy where they have a health check, running or exited 0 where they have not; fail
+        after ``UP_TIMEOUT`` seconds (an API that never turns healthy, say)."""
+        self.compose("up", "--detach", "--wait", "--wait-timeout", str(UP_TIMEOUT), *args)
 
     def down(self) -> str:
         """Stop and remove the containers, the network and the volumes; the output."""

@@ -50,9 +50,9 @@ def timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-def pytest(marker: str, **env: str) -> int:
-    """Run the tests carrying ``marker`` (a -m expression) with ``env`` added; the exit code."""
-    command = [sys.executable, "-m", "pytest", "-m", marker, "-p", "no:cacheprovider"]
+def pytest(marker: str, *options: str, **env: str) -> int:
+    """Run the tests ``marker`` selects (a -m expression) with ``env`` added; the exit code."""
+    command = [sys.executable, "-m", "pytest", "-m", marker, "-p", "no:cacheprovider", *options]
     return subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
         command, cwd=ROOT, env={**os.environ, **env}, timeout=TEST_TIMEOUT, check=False
     ).returncode
@@ -123,7 +123,7 @@ def run(stack: Stack) -> list[str]:
     if pytest("external and not own_process", NOTES_EXTERNAL_BASE_URL=stack.api_url) != 0:
         problems.append("external tests failed")
     banner("container tests")
-    if pytest("container", **{STACK_VARIABLE: stack.to_json()}) != 0:
+    if pytest("container", "--durations=0", **{STACK_VARIABLE: stack.to_json()}) != 0:
         problems.append("container tests failed")
     banner(f"stopping {stack.name}")
     problems += stop(stack)
