@@ -18,9 +18,9 @@ Checks what hadolint and the Compose schema cannot see on their own:
   frontend image), ``runtime`` is the last stage; Compose passes ``PYTHON_IMAGE`` and
   ``UV_IMAGE`` to every build and takes the database image from ``POSTGRES_IMAGE``;
 - Compose gives no secret a default: every variable whose name says PASSWORD, SECRET, TOKEN or
-  KEY is written ``${NAME:?message}``, and the database does not log every statement.
-- docker-compose.coverage.yml (``make container_test``) extends the base file's services, and
-  the two merged follow the Compose specification.
+  KEY is written ``${NAME:?message}``, and the database does not log every statement;
+- docker-compose.coverage.yml (``make container_test``) extends only services the base file
+  defines (besides services of its own), and the two merged follow the Compose specification.
 """
 
 from __future__ import annotations
