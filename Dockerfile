@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The notes service's image. One image, one command per role:
 #
 #   API (the default)   python -m notes --host 0.0.0.0 --port 8080
@@ -9,12 +7,16 @@
 # Python is PID 1 (exec-form CMD, no shell and no init): `python -m notes` handles SIGTERM
 # itself, lets uvicorn finish the requests in flight and exits 0.
 #
-# The base image's Python minor version matches .python-version, the version CI tests run on;
-# scripts/container_check.py fails `make check` when the two drift apart.
+# The base images are build arguments: the official ones by default, local stand-ins where no
+# registry can be reached (docs/delivery.md). The Python image's minor version matches
+# .python-version, the version CI tests run on; scripts/container_check.py fails `make check`
+# when the two drift apart. No `# syntax=` line: BuildKit's built-in frontend reads this file,
+# so building needs no frontend image from a registry.
 
 ARG PYTHON_IMAGE=python:3.11-slim-trixie
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+FROM ${UV_IMAGE} AS uv
 
 # --- build: the locked environment in /app/.venv -------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -50,6 +52,20 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --package notes \
     && python -m compileall -q apps libs
 
+# --- coverage: coverage.py for `make container_test`, never part of the image ----------------
+# docker-compose.coverage.yml copies /opt/coverage into a volume, mounts it into the containers
+# of the image as shipped and puts it on PYTHONPATH: its sitecustomize starts measuring in
+# every Python process there. Built on the same Python image, so the C tracer fits. The
+# Makefile passes the version of the lock file, the one that combines the data afterwards.
+FROM ${PYTHON_IMAGE} AS coverage
+COPY --from=uv /uv /usr/local/bin/uv
+ARG COVERAGE_VERSION
+RUN test -n "${COVERAGE_VERSION}" \
+    && uv pip install --no-cache --python /usr/local/bin/python3 --target /opt/coverage \
+        "coverage==${COVERAGE_VERSION}" \
+    && printf 'import coverage\n\ncoverage.process_startup()\n' > /opt/coverage/sitecustomize.py
+CMD ["python", "-c", "import sys; sys.path.insert(0, '/opt/coverage'); import coverage"]
+
 # --- runtime: no uv, no compilers, not root -------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
@@ -79,7 +95,7 @@ STOPSIGNAL SIGTERM
 # Ready means the database answers and its schema is at the migration head (503 otherwise:
 # urlopen raises, the check fails). There is no curl in the slim image; Python is here anyway.
 # Services that serve no HTTP (worker, migrations) turn it off in docker-compose.yml.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['NOTES_HEALTH_URL'], timeout=2)"]
 
 CMD ["python", "-m", "notes", "--host", "0.0.0.0", "--port", "8080"]

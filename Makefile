@@ -26,13 +26,16 @@ RUN := $(UV) run --locked --quiet
 # Runs a command with NOTES_DATABASE_URL set: the configured server, or the embedded one.
 WITH_DB := $(RUN) python scripts/localdb.py run --
 ALEMBIC := alembic -c apps/notes/alembic.ini
+# Where make container_test leaves the coverage data measured inside the containers.
+CONTAINER_COVERAGE := .data/container-coverage/.coverage
 
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
-	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
-	db_migration_create set_password shell shell_db db_stop destroy compose_up compose_down compose_logs \
-	events_graph bench bench_http bench_depth bench_events bench_queue_spike
+	test_debug test_reload format static_checks lock_check container_checks container_test code_fixes \
+	db_migration db_migration_create set_password shell shell_db db_stop destroy compose_env compose_up \
+	compose_down compose_logs events_graph bench bench_http bench_depth bench_events bench_queue_spike \
+	bench_containers
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -70,15 +73,20 @@ run_reload: .venv/.synced db_migration ## Run the API, restarting on code change
 check: static_checks test coverage_report ## Static checks, every test, then the coverage threshold
 	$(call banner,check passed)
 
-test: .venv/.synced ## All tests, measured: the parallel set with xdist, then the non_parallel ones serially
+test: .venv/.synced ## All tests but the container ones, measured: the parallel set with xdist, then the non_parallel ones serially
 	$(RUN) coverage erase
 	$(call banner,tests: parallel)
-	$(RUN) coverage run -m pytest -n auto -m "not non_parallel"
+	$(RUN) coverage run -m pytest -n auto -m "not non_parallel and not container"
 	$(call banner,tests: non_parallel)
-	$(RUN) coverage run -m pytest -m non_parallel
+	$(RUN) coverage run -m pytest -m "non_parallel and not container"
 	@$(RUN) coverage combine --quiet
 
-coverage: test coverage_report ## Every test, then the coverage report (terminal and htmlcov/)
+coverage: test ## Every test, then the coverage report (terminal and htmlcov/), with the last container_test's data
+	@if [ -f $(CONTAINER_COVERAGE) ]; then \
+		echo "adding the data measured in the containers by make container_test at $$(date -r $(CONTAINER_COVERAGE) '+%F %T')"; \
+		$(RUN) coverage combine --quiet --append --keep $(CONTAINER_COVERAGE); \
+	fi
+	@$(MAKE) coverage_report
 
 coverage_report: .venv/.synced ## Report the last test run's coverage; fail under the threshold
 	$(call banner,coverage: lines and branches of every process, servers included)
@@ -102,11 +110,12 @@ test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_U
 
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
-	$(RUN) pytest -x -vv --pdb $(ARGS)
+	$(RUN) pytest -x -vv --pdb -m "not container" $(ARGS)
 
 test_reload: .venv/.synced ## Unit tests again on every code change
 	$(call banner,tests: on every change)
-	$(RUN) watchfiles --filter python "pytest -x -q -m 'not integrated and not external'" apps libs
+	$(RUN) watchfiles --filter python \
+		"pytest -x -q -m 'not integrated and not external and not container'" apps libs
 
 format: .venv/.synced ## Format the code
 	$(call banner,format)
@@ -134,9 +143,17 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 	$(call banner,container checks (static: no Docker engine needed))
 	$(RUN) hadolint Dockerfile
 	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec \
-		docker-compose.yml docker-compose.override.yml
+		docker-compose.yml docker-compose.override.yml docker-compose.coverage.yml
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
+
+bench_containers: .venv/.synced ## Image size, build time cold and warm, time from up to healthy (needs Docker; not in make bench)
+	$(call banner,benchmark: the image and Compose)
+	PYTHONPATH=scripts $(RUN) python bench/containers.py $(ARGS)
+
+container_test: .venv/.synced ## Build the image, run it with Compose (no override) and test it from outside, measured inside (needs Docker)
+	$(call banner,container tests: the image as shipped, with Compose)
+	$(RUN) python scripts/container_run.py
 
 bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
 
@@ -189,15 +206,18 @@ events_graph: .venv/.synced ## Draw the listener graph (Mermaid, from the code) 
 # Compose reads the host ports from the environment: API_PORT=... applies to it too.
 compose_up compose_logs compose_down: export API_PORT := $(API_PORT)
 
-compose_up: ## Build the image, start database, migrations and API (waits until ready), then the worker
+compose_env: ## Write the secrets Compose requires into .env (git-ignored), keeping the values already there
+	@python3 scripts/compose_env.py .env
+
+compose_up: compose_env ## Build the image, start database, migrations and API (waits until ready), then the worker
 	$(call banner,$(COMPOSE) up: API on http://127.0.0.1:$(API_PORT))
 	$(COMPOSE) up --detach --build --wait api
 	$(COMPOSE) up --detach
 
-compose_logs: ## The Compose services' logs
+compose_logs: compose_env ## The Compose services' logs
 	$(COMPOSE) logs --no-color --timestamps
 
-compose_down: ## Stop the Compose services (the database volume is kept; COMPOSE_DOWN_FLAGS=--volumes drops it)
+compose_down: compose_env ## Stop the Compose services (the database volume is kept; COMPOSE_DOWN_FLAGS=--volumes drops it)
 	$(call banner,$(COMPOSE) down)
 	$(COMPOSE) down --remove-orphans $(COMPOSE_DOWN_FLAGS)
 

@@ -11,7 +11,16 @@ Checks what hadolint and the Compose schema cannot see on their own:
 - docker-compose.override.yml only extends services that docker-compose.yml defines, and the
   two merged (as ``docker compose`` merges them) still follow the Compose specification;
 - docker-compose.yml mounts no source (CI tests the image as it ships) and publishes host
-  ports on loopback only, each taken from the environment.
+  ports on loopback only, each taken from the environment;
+- base images are parameters: every ``FROM`` names a build argument or an earlier stage, each
+  ``*_IMAGE`` argument's default comes from a registry .hadolint.yaml trusts (hadolint cannot
+  see through ``FROM ${...}``), there is no ``# syntax=`` line (BuildKit would pull its
+  frontend image), ``runtime`` is the last stage; Compose passes ``PYTHON_IMAGE`` and
+  ``UV_IMAGE`` to every build and takes the database image from ``POSTGRES_IMAGE``;
+- Compose gives no secret a default: every variable whose name says PASSWORD, SECRET, TOKEN or
+  KEY is written ``${NAME:?message}``, and the database does not log every statement;
+- docker-compose.coverage.yml (``make container_test``) extends only services the base file
+  defines (besides services of its own), and the two merged follow the Compose specification.
 """
 
 from __future__ import annotations
@@ -179,7 +188,86 @@ def check_dockerfile(text: str, members: Iterable[str], python_version: str) -> 
     return problems
 
 
+def check_base_images(text: str, trusted: Iterable[str]) -> list[str]:
+    """Problems with how the Dockerfile names its base images."""
+    problems = []
+    if re.search(r"^#\s*syntax\s*=", text, flags=re.MULTILINE | re.IGNORECASE):
+        problems.append("a # syntax= line makes BuildKit pull a frontend image: drop it")
+    defaults = dict(re.findall(r"^ARG\s+(\w+_IMAGE)=(\S+)\s*$", text, flags=re.MULTILINE))
+    for needed in ("PYTHON_IMAGE", "UV_IMAGE"):
+        if needed not in defaults:
+            problems.append(f"no ARG {needed}=... default in the Dockerfile")
+    allowed = set(trusted)
+    for name, image in sorted(defaults.items()):
+        if registry_of(image) not in allowed:
+            problems.append(f"ARG {name}={image}: {registry_of(image)} is not a trusted registry")
+    stages: list[str] = []
+    for image, stage in re.findall(
+        r"^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", text, flags=re.MULTILINE | re.IGNORECASE
+    ):
+        if not (image.startswith("${") or image.lower() in stages or image == "scratch"):
+            problems.append(f"FROM {image}: take base images from build arguments")
+        stages.append(stage.lower())
+    if stages and stages[-1] != "runtime":
+        problems.append("the last stage is not runtime: a plain docker build would not build it")
+    return problems
+
+
+def registry_of(image: str) -> str:
+    """The registry an image reference pulls from (Docker Hub unless a host is named)."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
 # --- Compose ---------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_]\w*)([^}]*)\}|([A-Za-z_]\w*))")
+
+
+def check_secrets(text: str, source: str) -> list[str]:
+    """Secrets in a Compose file that may be left out or empty without stopping Compose."""
+    problems = []
+    for braced, rest, bare in _VARIABLE.findall(text):
+        name = braced or bare
+        if _SECRET_NAME.search(name) and not rest.startswith(":?"):
+            problems.append(
+                f"{source}: ${{{name}{rest}}} lets a secret default or be empty: "
+                f"write ${{{name}:?message}}"
+            )
+    return problems
+
+
+def check_build_args(services: dict[str, Any]) -> list[str]:
+    """Services that build the image without passing the base images through."""
+    problems = []
+    for name, service in services.items():
+        build = service.get("build")
+        if not isinstance(build, dict):
+            continue
+        args = build.get("args", [])
+        passed = {a.split("=", 1)[0] for a in args} if isinstance(args, list) else set(args)
+        problems += [
+            f"{name} builds without passing {arg} through"
+            for arg in ("PYTHON_IMAGE", "UV_IMAGE")
+            if arg not in passed
+        ]
+    return problems
+
+
+def check_database(services: dict[str, Any]) -> list[str]:
+    """The database's image comes from the environment; it does not log every statement."""
+    problems = []
+    database = services.get("database", {})
+    if not re.fullmatch(r"\$\{POSTGRES_IMAGE:-postgres:[\w.-]+\}", str(database.get("image"))):
+        problems.append("the database image is not ${POSTGRES_IMAGE:-postgres:VERSION}")
+    command = database.get("command", [])
+    words = command if isinstance(command, list) else str(command).split()
+    if "log_statement=all" in words:
+        problems.append("the database logs every statement by default")
+    return problems
 
 
 def merge_files(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -229,14 +317,31 @@ def schema_errors(document: object) -> list[str]:
     ]
 
 
-def check_compose(base: dict[str, Any], override: dict[str, Any]) -> list[str]:
-    """Problems with the base Compose file and its development override."""
+def check_compose(
+    base: dict[str, Any], override: dict[str, Any], coverage: dict[str, Any] | None = None
+) -> list[str]:
+    """Problems with the base Compose file, its development override and, if given, the
+    coverage overlay (which may add services of its own)."""
     services: dict[str, Any] = base.get("services", {})
     problems = [
         f"the override defines {name}, which docker-compose.yml does not"
         for name in override.get("services", {})
         if name not in services
     ]
+    if coverage is not None:
+        extends = [
+            name for name, service in coverage.get("services", {}).items() if "image" not in service
+        ]
+        problems += [
+            f"the coverage file extends {name}, which docker-compose.yml does not define"
+            for name in extends
+            if name not in services
+        ]
+        problems += [
+            f"merged with the coverage file: {e}"
+            for e in schema_errors(merge_files(base, coverage))
+        ]
+        problems += check_build_args(coverage.get("services", {}))
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.get("source", "") if isinstance(volume, dict) else volume
@@ -249,6 +354,7 @@ def check_compose(base: dict[str, Any], override: dict[str, Any]) -> list[str]:
                 problems.append(
                     f"{name} publishes {port}: use 127.0.0.1:${{NAME_PORT:-default}}:port"
                 )
+    problems += check_build_args(services)
     problems += [f"docker-compose.yml: {e}" for e in schema_errors(base)]
     problems += [
         f"merged with the override: {e}" for e in schema_errors(merge_files(base, override))
@@ -261,12 +367,24 @@ def run(root: Path) -> list[str]:
     members = workspace_members(root)
     ignore = DockerIgnore((root / ".dockerignore").read_text())
     python_version = (root / ".python-version").read_text().strip()
-    base = yaml.safe_load((root / "docker-compose.yml").read_text())
-    override = yaml.safe_load((root / "docker-compose.override.yml").read_text())
+    compose_files = {
+        name: (root / name).read_text()
+        for name in (
+            "docker-compose.yml",
+            "docker-compose.override.yml",
+            "docker-compose.coverage.yml",
+        )
+    }
+    base, override, coverage = (yaml.safe_load(text) for text in compose_files.values())
+    dockerfile = (root / "Dockerfile").read_text()
+    trusted = yaml.safe_load((root / ".hadolint.yaml").read_text()).get("trustedRegistries", [])
     return [
         *check_context(ignore.context(root), members),
-        *check_dockerfile((root / "Dockerfile").read_text(), members, python_version),
-        *check_compose(base, override),
+        *check_dockerfile(dockerfile, members, python_version),
+        *check_base_images(dockerfile, trusted),
+        *check_compose(base, override, coverage),
+        *check_database(base.get("services", {})),
+        *(p for name, text in compose_files.items() for p in check_secrets(text, name)),
     ]
 
 

@@ -159,6 +159,110 @@ def test_merged_files_are_validated_against_the_compose_specification():
     assert all(p.startswith("merged with the override: services.api") for p in problems)
 
 
+BASE_IMAGES = """\
+ARG PYTHON_IMAGE=python:3.11-slim-trixie
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+FROM ${UV_IMAGE} AS uv
+FROM ${PYTHON_IMAGE} AS build
+FROM build AS coverage
+FROM ${PYTHON_IMAGE} AS runtime
+"""
+
+
+def test_base_images_from_build_arguments_of_trusted_registries_pass():
+    assert cc.check_base_images(BASE_IMAGES, ["docker.io", "ghcr.io"]) == []
+
+
+def test_a_fixed_base_image_or_a_syntax_line_is_refused():
+    text = "# syntax=docker/dockerfile:1\n" + BASE_IMAGES.replace(
+        "FROM build AS coverage", "FROM python:3.11 AS coverage"
+    )
+    assert cc.check_base_images(text, ["docker.io", "ghcr.io"]) == [
+        "a # syntax= line makes BuildKit pull a frontend image: drop it",
+        "FROM python:3.11: take base images from build arguments",
+    ]
+
+
+def test_argument_defaults_must_come_from_trusted_registries():
+    problems = cc.check_base_images(BASE_IMAGES, ["docker.io"])
+    assert problems == [
+        "ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9: ghcr.io is not a trusted registry"
+    ]
+
+
+def test_missing_image_arguments_and_a_last_stage_other_than_runtime_are_refused():
+    text = "ARG PYTHON_IMAGE=python:3.11\nFROM ${PYTHON_IMAGE} AS runtime\nFROM runtime AS extra\n"
+    assert cc.check_base_images(text, ["docker.io"]) == [
+        "no ARG UV_IMAGE=... default in the Dockerfile",
+        "the last stage is not runtime: a plain docker build would not build it",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("image", "registry"),
+    [
+        ("python:3.11", "docker.io"),
+        ("library/python:3.11", "docker.io"),
+        ("ghcr.io/astral-sh/uv:0.13.9", "ghcr.io"),
+        ("localhost:5000/x", "localhost:5000"),
+        ("local/python:3.11", "docker.io"),
+    ],
+)
+def test_registry_of_an_image_reference(image, registry):
+    assert cc.registry_of(image) == registry
+
+
+def test_secrets_must_stop_compose_when_missing():
+    text = """
+    A: "${POSTGRES_PASSWORD:?set it}"
+    B: "${NOTES_CURSOR_SECRET:-change-me}"
+    C: "$API_TOKEN"
+    D: "${SIGNING_KEY?set it}"
+    E: "${API_PORT:-8080}"
+    """
+    problems = cc.check_secrets(text, "f.yml")
+    assert [p.split(" lets ")[0] for p in problems] == [
+        "f.yml: ${NOTES_CURSOR_SECRET:-change-me}",
+        "f.yml: ${API_TOKEN}",
+        "f.yml: ${SIGNING_KEY?set it}",
+    ]
+    assert problems[0].endswith("write ${NOTES_CURSOR_SECRET:?message}")
+
+
+def test_builds_must_pass_the_base_images_through():
+    services = {
+        "api": {"build": {"context": ".", "args": ["PYTHON_IMAGE", "UV_IMAGE"]}},
+        "tool": {"build": {"context": ".", "args": {"PYTHON_IMAGE": None}}},
+        "worker": {"image": "x"},
+    }
+    assert cc.check_build_args(services) == ["tool builds without passing UV_IMAGE through"]
+
+
+def test_database_image_comes_from_the_environment_and_logs_no_statement():
+    good = {"database": {"image": "${POSTGRES_IMAGE:-postgres:18}", "command": ["postgres"]}}
+    assert cc.check_database(good) == []
+    bad = {"database": {"image": "postgres:18", "command": "postgres -c log_statement=all"}}
+    assert cc.check_database(bad) == [
+        "the database image is not ${POSTGRES_IMAGE:-postgres:VERSION}",
+        "the database logs every statement by default",
+    ]
+
+
+def test_coverage_file_may_add_services_but_only_extend_known_ones():
+    base = {"services": {"api": {"image": "x"}}}
+    coverage = {
+        "services": {
+            "coverage": {"image": "c", "build": {"context": ".", "args": ["PYTHON_IMAGE"]}},
+            "api": {"environment": {"A": "1"}},
+            "wroker": {"environment": {"A": "1"}},
+        }
+    }
+    assert cc.check_compose(base, {}, coverage) == [
+        "the coverage file extends wroker, which docker-compose.yml does not define",
+        "coverage builds without passing UV_IMAGE through",
+    ]
+
+
 def test_repository_container_files_pass():
     assert cc.run(HERE.parent) == []
 

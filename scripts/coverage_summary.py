@@ -1,6 +1,6 @@
 """Print the combined coverage's line and branch figures per package; gate the service's.
 
-    python scripts/coverage_summary.py [DATA_FILE]
+    python scripts/coverage_summary.py [DATA_FILE] [--no-gate]
 
 ``coverage report`` gives one figure that mixes lines and branches; this splits them and
 shows each top-level package (the service, each library) on a line of its own. It fails when
@@ -11,6 +11,9 @@ shows each top-level package (the service, each library) on a line of its own. I
   goes unused with ``NOTES_DATABASE_URL`` set);
 - ``notes/__main__.py`` ran in no measured process: only the servers the external tests start
   run it, so the servers' own lines were not counted.
+
+``--no-gate`` leaves the first check out, for data that is a part of the whole by design: the
+processes measured inside the containers of ``make container_test``.
 """
 
 from __future__ import annotations
@@ -79,11 +82,11 @@ def by_package(files: dict[str, dict[str, dict[str, int]]]) -> dict[str, Counts]
     return counts
 
 
-def problems(files: dict[str, dict[str, dict[str, int]]], fail_under: float) -> list[str]:
-    """Why the coverage is not good enough, if it is not."""
+def problems(files: dict[str, dict[str, dict[str, int]]], fail_under: float | None) -> list[str]:
+    """Why the coverage is not good enough, if it is not (``fail_under=None``: no gate)."""
     found = []
     gated = by_package(files).get(GATED_PACKAGE, Counts())
-    if gated.percent() < fail_under:
+    if fail_under is not None and gated.percent() < fail_under:
         found.append(f"{GATED_PACKAGE} is covered {gated.percent():.1f}%, under {fail_under}%")
     server = [d for p, d in files.items() if Path(p).as_posix().endswith(SERVER_ENTRY)]
     if not server or server[0]["summary"]["covered_lines"] == 0:
@@ -93,7 +96,9 @@ def problems(files: dict[str, dict[str, dict[str, int]]], fail_under: float) -> 
 
 def main(argv: list[str]) -> int:
     """Summarize the data file named in ``argv`` (default: ``.coverage``); 1 if not enough."""
-    data_file = argv[0] if argv else str(ROOT / ".coverage")
+    gate = "--no-gate" not in argv
+    paths = [arg for arg in argv if arg != "--no-gate"]
+    data_file = paths[0] if paths else str(ROOT / ".coverage")
     cov = coverage.Coverage(data_file=data_file)
     cov.load()
     with tempfile.TemporaryDirectory() as folder:
@@ -103,7 +108,7 @@ def main(argv: list[str]) -> int:
     counts = by_package(files)
     for name in sorted(counts, key=lambda n: (n == "TOTAL", n)):
         print(counts[name].line(name))
-    fail_under = float(cov.get_option("report:fail_under"))  # type: ignore[arg-type]
+    fail_under = float(cov.get_option("report:fail_under")) if gate else None  # type: ignore[arg-type]
     found = problems(files, fail_under)
     for problem in found:
         print(f"coverage: {problem}")

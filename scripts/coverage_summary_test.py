@@ -67,3 +67,11 @@ def test_unmeasured_server_processes_are_reported():
     ]
     without = {p: d for p, d in FILES.items() if not p.endswith("__main__.py")}
     assert len(cs.problems(without, fail_under=0)) == 1
+
+
+def test_without_the_gate_only_unmeasured_servers_fail():
+    assert cs.problems(FILES, fail_under=None) == []
+    files = {**FILES, "/w/apps/notes/src/notes/__main__.py": _file(0, 10)}
+    assert cs.problems(files, fail_under=None) == [
+        "notes/__main__.py never ran measured: the server processes were not measured"
+    ]
