@@ -21,7 +21,7 @@ def test_values_already_there_are_kept_and_only_the_missing_ones_added(tmp_path)
     assert ce.ensure(path) == ["NOTES_CURSOR_SECRET"]
     text = path.read_text()
     assert text.startswith("# mine\nexport POSTGRES_PASSWORD='kept'\nAPI_PORT=9000\n")
-    assert ce.assigned(text)["POSTGRES_PASSWORD"] == "kept"  # noqa: S105 - a test value
+    assert ce.assigned(text)["POSTGRES_PASSWORD"] == "kept"
     assert ce.ensure(path) == []
     assert path.read_text() == text
 

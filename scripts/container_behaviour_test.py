@@ -20,8 +20,8 @@ import socket
 import subprocess
 import tarfile
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
