@@ -3,6 +3,7 @@
 operator sets with ``python -m notes.admin set-password``; then that owner logs in and sees them.
 """
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -78,7 +79,7 @@ def _set_password(url, email, password):
         input=password + "\n",
         capture_output=True,
         text=True,
-        env={"NOTES_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "NOTES_DATABASE_URL": url},
         timeout=60,
         check=False,
     )
