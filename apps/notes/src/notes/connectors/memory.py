@@ -571,13 +571,15 @@ class InMemoryTokenReader:
 class FastPasswordHasher:
     """The ``PasswordHasher`` port without the cost: a salted SHA-256, for unit tests only.
 
-    ``verifications`` counts the checks made, so a test can see that a login for an unknown
-    email costs one, as a wrong password does.
+    ``verifications`` counts the checks made and ``verified_against`` keeps the hashes they
+    checked, so a test can see that a login for an unknown email costs one check against a
+    real hash, as a wrong password does.
     """
 
     def __init__(self, *, version: str = "1") -> None:
         self.version = version
         self.verifications = 0
+        self.verified_against: list[str] = []
 
     async def hash(self, password: str) -> str:
         salt = secrets.token_hex(8)
@@ -586,6 +588,7 @@ class FastPasswordHasher:
 
     async def verify(self, password_hash: str, password: str) -> bool:
         self.verifications += 1
+        self.verified_against.append(password_hash)
         try:
             _, _, salt, digest = password_hash.split("$")
         except ValueError:

@@ -8,7 +8,14 @@ from datetime import timedelta
 import pytest
 from testkit import PASSWORD
 
-from notes.services.accounts import TOKEN_LENGTH, TOKEN_PREFIX, AccountsService, token_hash
+from notes.services.accounts import (
+    _DUMMY_PASSWORD,
+    PURGE_BATCH,
+    TOKEN_LENGTH,
+    TOKEN_PREFIX,
+    AccountsService,
+    token_hash,
+)
 from notes.services.errors import (
     EmailTakenError,
     InvalidCredentialsError,
@@ -59,20 +66,21 @@ async def test_an_email_is_taken_whatever_its_case(accounts, memory_db):
 @pytest.mark.parametrize(
     ("password", "reason"),
     [
-        ("x" * (MIN_LENGTH - 1), "at least 12 characters"),
-        ("y" * (MAX_LENGTH + 1), "at most 128 characters"),
-        ("Password1234", "most commonly used"),
-        ("QWERTYUIOPASDFGH", "most commonly used"),
-        ("aaaaaaaaaaaaaaaa", "one character repeated"),
-        ("ada.lovelace@example.com", "the account's email"),
-        ("ada.lovelace", "the account's email"),
+        ("x" * (MIN_LENGTH - 1), "it must have at least 12 characters"),
+        ("y" * (MAX_LENGTH + 1), "it must have at most 128 characters"),
+        ("Password1234", "it is one of the most commonly used passwords"),
+        ("QWERTYUIOPASDFGH", "it is one of the most commonly used passwords"),
+        ("aaaaaaaaaaaaaaaa", "it is one character repeated"),
+        ("ada.lovelace@example.com", "it is the account's email"),
+        ("ADA.lovelace", "it is the account's email"),
     ],
 )
 async def test_weak_passwords_are_refused_and_nothing_is_stored(
     accounts, memory_db, fast_hasher, password, reason
 ):
-    with pytest.raises(WeakPasswordError, match=reason):
+    with pytest.raises(WeakPasswordError) as refused:
         await accounts.create_account(email="ada.lovelace@example.com", password=password)
+    assert refused.value.reason == reason
     assert memory_db.users == {}
 
 
@@ -114,17 +122,30 @@ async def test_a_wrong_password_and_an_unknown_email_cost_one_verification_and_f
             await accounts.issue_token(email=email, password=password)
         failures.append((fast_hasher.verifications - before, str(raised.value)))
     assert failures[0] == failures[1] == (1, "the email or the password is wrong")
+    # The unknown email was checked against a hash made as real ones are, not an empty one.
+    unknown_against = fast_hasher.verified_against[-1]
+    assert unknown_against.startswith("fake$1$")
+    assert not fast_hasher.needs_rehash(unknown_against)
+
+
+async def test_an_unknown_email_is_checked_against_one_dummy_hash_made_once(accounts, fast_hasher):
+    for _ in range(2):
+        with pytest.raises(InvalidCredentialsError):
+            await accounts.issue_token(email="who@example.com", password=PASSWORD)
+    assert len(set(fast_hasher.verified_against)) == 1
 
 
 async def test_an_account_without_a_password_cannot_log_in(accounts, memory_db):
     account = await accounts.create_account(email="ada@example.com", password=PASSWORD)
     memory_db.users[account.id].password_hash = None
-    with pytest.raises(InvalidCredentialsError):
-        await accounts.issue_token(email="ada@example.com", password=PASSWORD)
+    # Not with its old password, nor with the password the unknown emails are checked against.
+    for password in (PASSWORD, _DUMMY_PASSWORD):
+        with pytest.raises(InvalidCredentialsError):
+            await accounts.issue_token(email="ada@example.com", password=password)
 
 
 async def test_after_five_failures_logins_wait_until_the_oldest_leaves_the_window(
-    accounts, clock, fast_hasher
+    accounts, clock, fast_hasher, memory_db
 ):
     await accounts.create_account(email="ada@example.com", password=PASSWORD)
     start = clock.now
@@ -137,6 +158,9 @@ async def test_after_five_failures_logins_wait_until_the_oldest_leaves_the_windo
     assert fast_hasher.verifications == verifications  # refused before any hashing
     # Until the first failure (a few clock readings after start) is 15 minutes old.
     assert 890 <= refused.value.retry_after <= 900
+    [first_failure, *_] = memory_db.login_failures.values()
+    waited = first_failure[1] + timedelta(minutes=15) - clock.now  # read once, by the refusal
+    assert refused.value.retry_after == int(waited.total_seconds())
     clock.now = start + timedelta(minutes=14)
     with pytest.raises(TooManyLoginAttemptsError):
         await accounts.issue_token(email="ada@example.com", password=PASSWORD)
@@ -152,6 +176,23 @@ async def test_failures_for_one_email_do_not_slow_another_down(accounts):
         with pytest.raises((InvalidCredentialsError, TooManyLoginAttemptsError)):
             await accounts.issue_token(email="ada@example.com", password="guess guess guess")
     assert await accounts.issue_token(email="grace@example.com", password=PASSWORD)
+
+
+async def test_old_failures_are_purged_a_bounded_batch_per_failure(accounts, memory_db, clock):
+    for i in range(PURGE_BATCH + 5):
+        memory_db.login_failures[-1 - i] = (f"old-{i}", clock.now - timedelta(days=1))
+    with pytest.raises(InvalidCredentialsError):
+        await accounts.issue_token(email="new@example.com", password="guess guess guess")
+    assert len(memory_db.login_failures) == 5 + 1
+
+
+async def test_expired_tokens_are_purged_a_bounded_batch_per_login(accounts, memory_db, clock):
+    await accounts.create_account(email="ada@example.com", password=PASSWORD)
+    for _ in range(PURGE_BATCH + 3):
+        await accounts.issue_token(email="ada@example.com", password=PASSWORD)
+    clock.now += timedelta(days=31)
+    await accounts.issue_token(email="ada@example.com", password=PASSWORD)
+    assert len(memory_db.tokens) == 3 + 1
 
 
 async def test_old_failures_are_purged_as_new_ones_come(accounts, memory_db, clock):
@@ -221,6 +262,21 @@ async def test_an_expired_token_is_refused_even_when_remembered(accounts, clock)
         await accounts.authenticate(issued.value)
 
 
+async def test_a_token_is_refused_from_the_instant_it_expires(
+    memory_db, fast_hasher, token_reader, accounts
+):
+    _, issued = await _signed_up(accounts)
+    at_expiry = AccountsService(
+        memory_db.unit_of_work,
+        hasher=fast_hasher,
+        tokens=token_reader,
+        clock=lambda: issued.info.expires_at,
+    )
+    at_expiry._known[token_hash(issued.value)] = await accounts.authenticate(issued.value)
+    with pytest.raises(InvalidTokenError):
+        await at_expiry.authenticate(issued.value)
+
+
 async def test_a_revoked_token_is_refused_at_once_by_the_process_that_revoked_it(accounts):
     _, issued = await _signed_up(accounts)
     principal = await accounts.authenticate(issued.value)
@@ -262,8 +318,9 @@ async def test_a_token_of_another_account_cannot_be_revoked(accounts):
     _, ada = await _signed_up(accounts)
     _, grace = await _signed_up(accounts, "grace@example.com")
     principal = await accounts.authenticate(ada.value)
-    with pytest.raises(TokenNotFoundError):
+    with pytest.raises(TokenNotFoundError) as refused:
         await accounts.revoke_token(principal, grace.info.id)
+    assert refused.value.token_id == grace.info.id
     assert await accounts.authenticate(grace.value)
 
 
@@ -283,6 +340,8 @@ async def test_an_operator_sets_a_password_the_account_then_logs_in_with(account
         await accounts.set_password(email="who@example.com", password="another fine password")
     with pytest.raises(WeakPasswordError):
         await accounts.set_password(email="ada@example.com", password="short")
+    with pytest.raises(WeakPasswordError, match="the account's email"):
+        await accounts.set_password(email="ada.lovelace@example.com", password="ada.lovelace")
 
 
 async def test_no_password_reaches_a_log_line(accounts, caplog):

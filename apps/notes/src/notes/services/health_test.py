@@ -34,16 +34,19 @@ async def test_not_ready_when_the_schema_is_behind_or_never_migrated():
     for revision in ("0004", None):
         answer = await HealthService(SchemaAt(revision), expected_revision="0005").readiness()
         assert (answer.ready, answer.status) == (False, "schema not at migration head")
-        assert answer.schema_revision == revision
+        assert (answer.schema_revision, answer.database) == (revision, "db.example:5432/notes")
 
 
 async def test_not_ready_and_logged_when_the_database_cannot_be_reached(caplog):
     schema = SchemaAt("0005", reachable=False)
     with caplog.at_level(logging.WARNING, logger="notes.services.health"):
         answer = await HealthService(schema, expected_revision="0005").readiness()
-    assert (answer.ready, answer.status, answer.schema_revision) == (
+    assert (answer.ready, answer.status, answer.schema_revision, answer.database) == (
         False,
         "database unreachable",
         None,
+        "db.example:5432/notes",
     )
-    assert "db.example:5432/notes unreachable: connection refused" in caplog.text
+    assert caplog.messages == [
+        "readiness: database db.example:5432/notes unreachable: connection refused"
+    ]
