@@ -6,7 +6,11 @@ import hashlib
 import os
 import platform
 import secrets
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,26 +65,81 @@ def bench_account(url: str) -> BenchAccount:
     Stored as the service stores them (the token's SHA-256), so the API accepts the token,
     without the cost of signing up and logging in through Argon2.
     """
-    account = BenchAccount(uuid.uuid4(), "nt_" + secrets.token_urlsafe(32))
+    account_id = uuid.uuid4()
     now = datetime.now(UTC)
     with psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO users (id, email, email_key, password_hash, created_at)"
             " VALUES (%s, %s, %s, NULL, %s)",
-            (account.id, f"{account.id}@bench.example", f"{account.id}@bench.example", now),
+            (account_id, f"{account_id}@bench.example", f"{account_id}@bench.example", now),
         )
-        conn.execute(
-            "INSERT INTO tokens (id, user_id, token_hash, created_at, expires_at)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (
-                uuid.uuid4(),
-                account.id,
-                hashlib.sha256(account.token.encode()).digest(),
-                now,
-                now + timedelta(days=1),
-            ),
-        )
-    return account
+    (token,) = store_tokens(url, account_id, 1)
+    return BenchAccount(account_id, token)
+
+
+def store_tokens(url: str, account_id: uuid.UUID, count: int) -> list[str]:
+    """Store ``count`` new tokens of the account, valid for a day, directly (COPY); their values.
+
+    Stored as the service stores them: the SHA-256 of each value, which has the service's form
+    (``nt_`` and 43 base64url characters).
+    """
+    now = datetime.now(UTC)
+    values = ["nt_" + secrets.token_urlsafe(32) for _ in range(count)]
+    with (
+        psycopg.connect(localpg.libpq_url(url), autocommit=True) as conn,
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY tokens (id, user_id, token_hash, created_at, expires_at) FROM STDIN"
+        ) as copy,
+    ):
+        for value in values:
+            digest = hashlib.sha256(value.encode()).digest()
+            copy.write_row((uuid.uuid4(), account_id, digest, now, now + timedelta(days=1)))
+    return values
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    command: Sequence[str], port: int, log: Path, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` (a server on ``port``, output to ``log``); its process.
+
+    Call ``wait_ready`` before using it, so that several servers can start at the same time.
+    """
+    return subprocess.Popen(  # noqa: S603 - the benchmarks' own command lines
+        list(command), cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Return once the server on ``port`` answers ``/health/ready``; exit if it never does."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready") as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    msg = f"the server on port {port} did not become ready:\n{log.read_text()}"
+    raise SystemExit(msg)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started by ``start_server`` (SIGTERM, then SIGKILL after 30 s)."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def machine() -> str:
