@@ -33,7 +33,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +43,8 @@ from common import (
     ROOT,
     BenchAccount,
     bench_account,
+    cpu_seconds,
+    embedded_server_pid,
     free_port,
     fresh_database,
     machine,
@@ -112,17 +114,27 @@ class Load:
     errors: int
     kinds: tuple[str, ...] = ()  # what the errors were, as wrk reports them
     requests: int = 0  # how many wrk completed
+    api_cpu_ms: float | None = None  # the API's CPU time (all its processes) per request
+    db_cpu_ms: float | None = None  # PostgreSQL's (all its processes) per request
 
 
 def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(
-    url: str, *, script: Path | None, seconds: int, connections: int, token: str | None = None
+def wrk(  # noqa: PLR0913 - wrk's options, each by name
+    url: str,
+    *,
+    script: Path | None,
+    seconds: int,
+    connections: int,
+    token: str | None = None,
+    script_args: tuple[str, ...] = (),
 ) -> Load:
     """Run wrk against ``url`` (presenting ``token``, if given) and read its report."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script_args:
+        command += ["--", *script_args]
     if token is not None:
         command += ["-H", f"Authorization: Bearer {token}"]
     if script is not None:
@@ -202,9 +214,9 @@ def pgbench(url: str, sql: str, *, seconds: int, connections: int, workdir: Path
 
 
 # A wrk script presenting a new token on every request: each thread walks its own half of the
-# tokens file, in turn, so a token comes back only after all the others of its half (100,000
-# tokens: 10 s and more at these rates), never while a worker still remembers it (for
-# NOTES_TOKEN_CACHE_SECONDS, 5 s, and at most 10,000 tokens).
+# tokens file, in turn, from where the previous load stopped (its argument), so a token comes
+# back only after all the others (100,000 tokens: 10 s and more at these rates), never while
+# a worker still remembers it (for NOTES_TOKEN_CACHE_SECONDS, 5 s, and at most 10,000 tokens).
 ROTATING_LUA = """
 local threads = 0
 function setup(thread)
@@ -215,7 +227,7 @@ local tokens = {}
 local position = 0
 function init(args)
   for line in io.lines("%(tokens)s") do tokens[#tokens + 1] = line end
-  position = math.floor(index * #tokens / %(threads)d)
+  position = (math.floor(index * #tokens / %(threads)d) + tonumber(args[1])) %% #tokens
 end
 request = function()
   position = position %% #tokens + 1
@@ -256,7 +268,8 @@ class Scenario:
     """One load: what is requested, of which server, with which script and token."""
 
     name: str
-    url: str
+    server: str  # "api" or "twin"
+    path: str
     script: Path | None
     token: str | None
 
@@ -306,6 +319,9 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end, reads best in one p
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=100_000, help="for a new token each request")
+    parser.add_argument(
+        "--slices", type=int, default=5, help="twins loaded in turn, this many times a round"
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (make bench installs it from the OS packages)")
@@ -355,11 +371,19 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end, reads best in one p
     try:
         for name, (_, port_) in servers.items():
             wait_ready(processes[name], port_, logs[name])
-        base, twin = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{twin_port}"
-        check_twin(base, twin, account.token)
+        urls = {name: f"http://127.0.0.1:{port_}" for name, (_, port_) in servers.items()}
+        check_twin(urls["api"], urls["twin"], account.token)
+        load_before = load_average()
         samples, twins, lookups = load(
-            options, base=base, twin=twin, scripts=scripts, token=account.token, database=url
+            options,
+            urls=urls,
+            roots={name: process.pid for name, process in processes.items()},
+            database_root=embedded_server_pid(),
+            scripts=scripts,
+            token=account.token,
+            database=url,
         )
+        load_after = load_average()
     finally:
         for process in processes.values():
             stop(process)
@@ -394,9 +418,10 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end, reads best in one p
 
     print()
     print(
-        f"HTTP load: {machine()}; load average {load_average()}; {options.notes:,} notes; "
-        f"wrk -t{WRK_THREADS} -c{options.connections} -d{options.seconds}s, median of "
-        f"{options.rounds} rounds; API and twin with 2 workers each; database on the same machine"
+        f"HTTP load: {machine()}; load average (1, 5, 15 min) {load_before} before the loads, "
+        f"{load_after} after; {options.notes:,} notes; wrk -t{WRK_THREADS} "
+        f"-c{options.connections} -d{options.seconds}s, median of {options.rounds} rounds; API "
+        "and twin with 2 workers each; database on the same machine"
     )
     print()
     print(report(results, sql_results))
@@ -418,15 +443,20 @@ GOAL = 0.8  # each authenticated read against the same read without authenticati
 def load(  # noqa: PLR0913 - what a run needs, each by name
     options: argparse.Namespace,
     *,
-    base: str,
-    twin: str,
+    urls: dict[str, str],
+    roots: dict[str, int],
+    database_root: int | None,
     scripts: dict[str, Path],
     token: str,
     database: str,
 ) -> tuple[dict[str, list[Load]], list[Twins], dict[str, list[float]]]:
     """Load every scenario once a round: each scenario's loads (one a round), the twins, and
     for a new token each request, the share of requests whose token the API looked up in the
-    database (``last_used_at`` set during the load; 1.0 when the cache saved nothing)."""
+    database (``last_used_at`` set during the load; 1.0 when the cache saved nothing).
+
+    ``urls`` and ``roots``: each server's base URL and process (its workers are its children);
+    ``database_root``: PostgreSQL's postmaster, if its CPU time can be read, else None.
+    """
     deep = options.notes - options.notes // 10
     twins = [
         Twins(
@@ -441,23 +471,24 @@ def load(  # noqa: PLR0913 - what a run needs, each by name
     # Groups loaded one after another; within a group the order turns from round to round, so
     # the twins take each place in turn and a drift of the machine favours none of them.
     groups: list[list[Scenario]] = [
-        [Scenario("GET /", base + "/", None, None)],
-        [Scenario("POST /notes/", base + "/notes/", scripts["post"], token)],
+        [Scenario("GET /", "api", "/", None, None)],
+        [Scenario("POST /notes/", "api", "/notes/", scripts["post"], token)],
         [
-            Scenario(get_id.cached, base + "/", scripts["get"], token),
+            Scenario(get_id.cached, "api", "/", scripts["get"], token),
             # The same header goes to the twin, which ignores it: only the checking differs.
-            Scenario(get_id.unauthenticated, twin + "/", scripts["get"], token),
-            Scenario(get_id.new_token, base + "/", scripts["get-new-token"], None),
+            Scenario(get_id.unauthenticated, "twin", "/", scripts["get"], token),
+            Scenario(get_id.new_token, "api", "/", scripts["get-new-token"], None),
         ],
         [
-            Scenario(get_list.cached, base + "/notes/?limit=20", None, token),
-            Scenario(get_list.unauthenticated, twin + "/notes/?limit=20", None, token),
-            Scenario(get_list.new_token, base + "/", scripts["list-new-token"], None),
+            Scenario(get_list.cached, "api", "/notes/?limit=20", None, token),
+            Scenario(get_list.unauthenticated, "twin", "/notes/?limit=20", None, token),
+            Scenario(get_list.new_token, "api", "/", scripts["list-new-token"], None),
         ],
         [
             Scenario(
                 f"GET /notes/?offset={deep}&limit=20",
-                base + f"/notes/?offset={deep}&limit=20",
+                "api",
+                f"/notes/?offset={deep}&limit=20",
                 None,
                 token,
             )
@@ -465,27 +496,93 @@ def load(  # noqa: PLR0913 - what a run needs, each by name
     ]
     samples: dict[str, list[Load]] = {s.name: [] for group in groups for s in group}
     lookups: dict[str, list[float]] = {pair.new_token: [] for pair in twins}
+
+    next_token = 0  # where the next load with a new token each request starts in the file
+
+    def measure(scenario: Scenario, seconds: int) -> tuple[Load, int]:
+        """One wrk load with the server's CPU time per request; and how many tokens the API
+        looked up in the database meanwhile, for a new token each request (else 0)."""
+        nonlocal next_token
+        started = datetime.now(UTC)
+        api_cpu = cpu_seconds(roots[scenario.server])
+        db_cpu = cpu_seconds(database_root) if database_root else 0.0
+        result = wrk(
+            urls[scenario.server] + scenario.path,
+            script=scenario.script,
+            seconds=seconds,
+            connections=options.connections,
+            token=scenario.token,
+            script_args=(str(next_token),) if scenario.name in lookups else (),
+        )
+        if scenario.name in lookups:
+            next_token += result.requests + options.connections
+        served = max(1, result.requests)
+        result = replace(
+            result,
+            api_cpu_ms=(cpu_seconds(roots[scenario.server]) - api_cpu) * 1000 / served,
+            db_cpu_ms=None
+            if database_root is None
+            else (cpu_seconds(database_root) - db_cpu) * 1000 / served,
+        )
+        looked_up = tokens_used_since(database, started) if scenario.name in lookups else 0
+        return result, looked_up
+
+    # A group of twins is loaded in slices, the twins in turn (a, b, c, a, b, c...), each
+    # getting `--seconds` in all: a change in the machine's other load lands on all of them.
+    slices = max(1, options.slices)
+    slice_seconds = max(1, options.seconds // slices)
     for round_ in range(options.rounds):
         for group in groups:
             turn = round_ % len(group)
-            for scenario in group[turn:] + group[:turn]:
-                print(
-                    f"round {round_ + 1}: loading {scenario.name} for {options.seconds} s ...",
-                    flush=True,
-                )
-                started = datetime.now(UTC)
-                result = wrk(
-                    scenario.url,
-                    script=scenario.script,
-                    seconds=options.seconds,
-                    connections=options.connections,
-                    token=scenario.token,
-                )
-                samples[scenario.name].append(result)
-                if scenario.name in lookups:
-                    looked_up = tokens_used_since(database, started)
-                    lookups[scenario.name].append(looked_up / max(1, result.requests))
+            order = group[turn:] + group[:turn]
+            if len(order) == 1:
+                (scenario,) = order
+                print(f"round {round_ + 1}: {scenario.name}, {options.seconds} s ...", flush=True)
+                samples[scenario.name].append(measure(scenario, options.seconds)[0])
+                continue
+            print(
+                f"round {round_ + 1}: {', '.join(s.name for s in order)}, in turn, "
+                f"{slices} x {slice_seconds} s each ...",
+                flush=True,
+            )
+            parts: dict[str, list[Load]] = {scenario.name: [] for scenario in order}
+            looked_up = dict.fromkeys(parts, 0)
+            for _ in range(slices):
+                for scenario in order:
+                    part, tokens = measure(scenario, slice_seconds)
+                    parts[scenario.name].append(part)
+                    looked_up[scenario.name] += tokens
+            for name, loads in parts.items():
+                samples[name].append(combine(loads))
+                if name in lookups:
+                    lookups[name].append(looked_up[name] / max(1, samples[name][-1].requests))
     return samples, twins, lookups
+
+
+def combine(parts: list[Load]) -> Load:
+    """The slices of one load as one: requests over time, CPU time over requests, the median
+    p50 and the highest p99 of the slices (the p99 of all requests lies within theirs)."""
+    requests = sum(part.requests for part in parts)
+    seconds = sum(part.requests / part.rps for part in parts if part.rps)
+
+    def cpu(values: list[float | None]) -> float | None:
+        if any(value is None for value in values):
+            return None
+        total = sum(
+            (value or 0.0) * part.requests for value, part in zip(values, parts, strict=True)
+        )
+        return total / max(1, requests)
+
+    return Load(
+        requests / seconds if seconds else 0.0,
+        statistics.median(part.p50_ms for part in parts),
+        max(part.p99_ms for part in parts),
+        sum(part.errors for part in parts),
+        tuple(kind for part in parts for kind in part.kinds),
+        requests,
+        cpu([part.api_cpu_ms for part in parts]),
+        cpu([part.db_cpu_ms for part in parts]),
+    )
 
 
 def tokens_used_since(url: str, since: datetime) -> int:
@@ -514,6 +611,8 @@ def report(results: dict[str, Load], sql_results: dict[str, Load]) -> str:
                 f"{load.p99_ms:.1f}",
                 f"{load.errors} ({', '.join(load.kinds)})" if load.errors else 0,
                 f"{load.rps / ceiling:.2f}",
+                _cpu(load.api_cpu_ms),
+                _cpu(load.db_cpu_ms),
                 f"{db.rps:,.0f}" if db else "-",
                 f"{db.p50_ms:.1f} / {db.p99_ms:.1f}" if db else "-",
             ]
@@ -526,6 +625,8 @@ def report(results: dict[str, Load], sql_results: dict[str, Load]) -> str:
             "p99 ms",
             "errors",
             "ratio to GET /",
+            "API CPU ms/req",
+            "PostgreSQL CPU ms/req",
             "pgbench tps (same SQL)",
             "pgbench p50 / p99 ms",
         ],
@@ -536,35 +637,56 @@ def report(results: dict[str, Load], sql_results: dict[str, Load]) -> str:
 def cost_report(
     samples: dict[str, list[Load]], twins: list[Twins], lookups: dict[str, list[float]]
 ) -> str:
-    """Each authenticated read against its twin, as ratios of the same round."""
+    """Each authenticated read against its twin, as ratios of the same round: throughput, and
+    server CPU time per request (the API's and PostgreSQL's) turned into the throughput it
+    allows (the twin's CPU per request over the authenticated read's)."""
 
-    def ratios(name: str, baseline: str) -> str:
-        each = [
-            load.rps / base.rps for load, base in zip(samples[name], samples[baseline], strict=True)
-        ]
+    def server_cpu(load: Load) -> float:
+        return (load.api_cpu_ms or 0.0) + (load.db_cpu_ms or 0.0)
+
+    def ratios(each: list[float]) -> str:
         rounds = ", ".join(f"{ratio:.2f}" for ratio in each)
         return f"{statistics.median(each):.2f} ({rounds})"
 
-    rows = [
-        [
-            f"`{pair.endpoint}`",
-            f"{_median(samples[pair.unauthenticated]).rps:,.0f}",
-            f"{_median(samples[pair.cached]).rps:,.0f}",
-            ratios(pair.cached, pair.unauthenticated),
-            f"{_median(samples[pair.new_token]).rps:,.0f}",
-            ratios(pair.new_token, pair.unauthenticated),
-            ", ".join(f"{share:.2f}" for share in lookups[pair.new_token]),
-        ]
-        for pair in twins
-    ]
+    def throughput(name: str, baseline: str) -> str:
+        pairs = zip(samples[name], samples[baseline], strict=True)
+        return ratios([load.rps / base.rps for load, base in pairs])
+
+    def cpu(name: str, baseline: str) -> str:
+        pairs = zip(samples[name], samples[baseline], strict=True)
+        return ratios([server_cpu(base) / server_cpu(load) for load, base in pairs])
+
+    def cpu_ms(name: str) -> str:
+        middle = _median(samples[name])
+        return f"{_cpu(middle.api_cpu_ms)} + {_cpu(middle.db_cpu_ms)}"
+
+    rows = []
+    for pair in twins:
+        for name, label in (
+            (pair.unauthenticated, "no authentication"),
+            (pair.cached, "one token (in the cache)"),
+            (pair.new_token, "a new token each request"),
+        ):
+            authenticated = name != pair.unauthenticated
+            rows.append(
+                [
+                    f"`{pair.endpoint}`",
+                    label,
+                    f"{_median(samples[name]).rps:,.0f}",
+                    throughput(name, pair.unauthenticated) if authenticated else "1",
+                    cpu_ms(name),
+                    cpu(name, pair.unauthenticated) if authenticated else "1",
+                    ", ".join(f"{share:.2f}" for share in lookups.get(name, [])) or "-",
+                ]
+            )
     return table(
         [
             "endpoint",
-            "no authentication req/s",
-            "one token (cached) req/s",
-            "ratio",
-            "a new token each request req/s",
-            "ratio",
+            "authentication",
+            "req/s",
+            "ratio to no authentication, req/s",
+            "CPU ms/req, API + PostgreSQL",
+            "ratio to no authentication, CPU",
             "requests looked up in the database",
         ],
         rows,
@@ -572,15 +694,28 @@ def cost_report(
 
 
 def _median(loads: list[Load]) -> Load:
-    """The load with the median throughput, carrying the errors of every load."""
+    """The load with the median throughput, carrying the errors of every load; CPU times per
+    request are their own medians."""
     middle = sorted(loads, key=lambda load: load.rps)[len(loads) // 2]
+
+    def cpu(values: list[float | None]) -> float | None:
+        known = [value for value in values if value is not None]
+        return statistics.median(known) if known else None
+
     return Load(
         middle.rps,
         middle.p50_ms,
         middle.p99_ms,
         sum(load.errors for load in loads),
         tuple(kind for load in loads for kind in load.kinds),
+        middle.requests,
+        cpu([load.api_cpu_ms for load in loads]),
+        cpu([load.db_cpu_ms for load in loads]),
     )
+
+
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _server_major(url: str) -> int:

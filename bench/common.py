@@ -27,6 +27,54 @@ from alembic import command  # noqa: E402
 from alembic.config import Config  # noqa: E402
 
 
+def embedded_server_pid() -> int | None:
+    """The embedded server's postmaster, when the benchmarks run on it; None otherwise."""
+    if os.environ.get("NOTES_DATABASE_URL"):
+        return None
+    server = localpg.find_running(localdb.DATA_DIR)
+    return server.pid if server else None
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, and theirs (Linux: from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = _stat_fields(stat.read_text())
+        except OSError:  # ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU time used so far by process ``root`` and its descendants (user and system).
+
+    Children that ended and were waited for count through their parent's ``cutime`` and
+    ``cstime``, so a process that ends between two readings is neither lost nor counted twice.
+    """
+    ticks = 0
+    for pid in [root, *descendants(root)]:
+        try:
+            fields = _stat_fields(Path(f"/proc/{pid}/stat").read_text())
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14 to 17 of proc(5).
+        ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(text: str) -> list[str]:
+    """The fields of /proc/PID/stat from the third (state) on; the command name may hold
+    spaces and parentheses, so the line is split after its last ``)``."""
+    return text.rsplit(")", 1)[1].split()
+
+
 def server_url() -> str:
     """The server to benchmark on: NOTES_DATABASE_URL's, else the embedded one."""
     configured = os.environ.get("NOTES_DATABASE_URL")

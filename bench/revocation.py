@@ -22,13 +22,13 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import localpg
 from common import (
     bench_account,
+    descendants,
     free_port,
     fresh_database,
     machine,
@@ -46,20 +46,6 @@ POLL_SECONDS = 0.005  # between two rounds of asking both workers
 GRACE_SECONDS = 10.0  # how long past the cache's bound a trial waits before it gives up
 MAX_CONNECTIONS = 200  # opened, at most, to reach both workers
 WORKERS = 2
-
-
-def _children(pid: int) -> Iterator[int]:
-    """The processes whose parent is ``pid``, and theirs."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # ended meanwhile
-            continue
-        # The command name (field 2) is in parentheses and may hold spaces: split after it.
-        if int(text.rsplit(")", 1)[1].split()[1]) == pid:
-            child = int(stat.parent.name)
-            yield child
-            yield from _children(child)
 
 
 def _loopback(port: int) -> str:
@@ -202,7 +188,7 @@ def main() -> int:
     try:
         wait_ready(api, port, log)
         # The workers, and whatever else uvicorn started (multiprocessing's resource tracker).
-        processes = set(_children(api.pid))
+        processes = set(descendants(api.pid))
         for number in range(1, options.trials + 1):
             (token,) = store_tokens(url, account.id, 1)
             connections = one_per_worker(port, processes)
