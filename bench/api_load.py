@@ -21,6 +21,7 @@ machine where absolute figures do not.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -30,9 +31,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +58,15 @@ from common import (
     table,
     wait_ready,
 )
+from fastapi.dependencies.utils import get_dependant
+from notes.connectors.accounts_repository import PooledTokenReader
+from notes.connectors.database import create_read_pool
+from notes.connectors.passwords import Argon2PasswordHasher
+from notes.core.config import Settings
+from notes.entities import Principal
+from notes.interface.dependencies import get_notes_service
+from notes.services.accounts import AccountsService
+from notes.services.ports import UnitOfWork
 from psycopg.conninfo import conninfo_to_dict
 from unauthenticated_app import ACCOUNT_ENV
 
@@ -333,6 +345,7 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end, reads best in one p
     seed(url, options.notes, account.id)
     tokens = store_tokens(url, account.id, options.tokens)
     vacuum(url)
+    costs = asyncio.run(check_costs(url, [account.token, *tokens[-1000:]]))
 
     workdir = Path(tempfile.mkdtemp(prefix="notes-bench-"))
     scripts = write_scripts(workdir, options.notes, tokens)
@@ -429,6 +442,15 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end, reads best in one p
     print(f"What authentication costs (ratios round by round, median first; goal {GOAL}):")
     print()
     print(cost_report(samples, twins, lookups))
+    print()
+    print(
+        f"In one process, one call at a time: checking a remembered token {costs.cached_us:.1f} "
+        f"us ({costs.lookups} database lookup for {costs.checks:,} checks), a "
+        f"token looked up in the database {costs.looked_up_us:,.0f} us. While "
+        "app.dependency_overrides is not empty, FastAPI rebuilds each sub-dependency's "
+        f"dependant on every request: {costs.override_principal_us:.1f} us for a fixed "
+        f"principal, {costs.override_service_us:.1f} us for the notes service."
+    )
     if any(load.errors for load in results.values()):
         print(f"\nthe servers' logs (warnings and errors): {logs['api']}, {logs['twin']}")
     else:
@@ -590,6 +612,73 @@ def tokens_used_since(url: str, since: datetime) -> int:
     with psycopg.connect(localpg.libpq_url(url)) as conn:
         row = conn.execute("SELECT count(*) FROM tokens WHERE last_used_at >= %s", (since,))
         return int(row.fetchone()[0])  # type: ignore[index]
+
+
+@dataclass(frozen=True)
+class CheckCosts:
+    """What checking a token costs in one process, one call at a time, in microseconds."""
+
+    cached_us: float  # a token the service remembers
+    looked_up_us: float  # a token it looks up in the database (wall time: a round trip)
+    lookups: int  # database lookups made for the cached calls (1: the first call only)
+    checks: int  # how many cached calls, the first included
+    override_principal_us: float  # FastAPI rebuilding a fixed principal's dependant
+    override_service_us: float  # and the notes service's
+
+
+async def check_costs(url: str, tokens: list[str], calls: int = 20_000) -> CheckCosts:
+    """Time ``AccountsService.authenticate`` on the real token reader, from its cache and from
+    the database, and what ``app.dependency_overrides`` would add to each request."""
+    reader = _CountingReader(PooledTokenReader(create_read_pool(Settings(database_url=url))))
+    accounts = AccountsService(_no_units_of_work, hasher=Argon2PasswordHasher(), tokens=reader)
+    async with reader.pool:
+        await accounts.authenticate(tokens[0])
+        started = time.perf_counter()
+        for _ in range(calls):
+            await accounts.authenticate(tokens[0])
+        cached = (time.perf_counter() - started) / calls
+        cached_lookups = reader.lookups
+        fresh = tokens[1 : 1 + min(1000, len(tokens) - 1)]
+        started = time.perf_counter()
+        for token in fresh:
+            await accounts.authenticate(token)
+        looked_up = (time.perf_counter() - started) / max(1, len(fresh))
+
+    async def fixed() -> None:
+        return None
+
+    def rebuild(call: Callable[..., object]) -> float:
+        started = time.perf_counter()
+        for _ in range(calls // 10):
+            get_dependant(path="/notes/{note_id}/", call=call, name="dependency")
+        return (time.perf_counter() - started) / (calls // 10)
+
+    return CheckCosts(
+        cached * 1e6,
+        looked_up * 1e6,
+        cached_lookups,
+        calls + 1,
+        rebuild(fixed) * 1e6,
+        rebuild(get_notes_service) * 1e6,
+    )
+
+
+class _CountingReader:
+    """The real token reader, counting the lookups that reach the database."""
+
+    def __init__(self, reader: PooledTokenReader) -> None:
+        self._reader = reader
+        self.pool = reader._pool  # noqa: SLF001 - opened and closed by check_costs
+        self.lookups = 0
+
+    async def authenticate(self, token_hash: bytes, now: datetime) -> Principal | None:
+        self.lookups += 1
+        return await self._reader.authenticate(token_hash, now)
+
+
+def _no_units_of_work() -> UnitOfWork:
+    msg = "checking a token opens no unit of work"
+    raise AssertionError(msg)
 
 
 def load_average() -> str:
