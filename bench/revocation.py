@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -214,6 +215,7 @@ def main() -> int:
     finally:
         stop(api)
     localpg.drop_database(server_url(), DATABASE)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept, with the API's log, when a trial failed
 
     print()
     print(
