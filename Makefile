@@ -34,8 +34,8 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks container_test code_fixes \
 	db_migration db_migration_create set_password shell shell_db db_stop destroy compose_env compose_up \
-	compose_down compose_logs events_graph bench bench_http bench_depth bench_events bench_queue_spike \
-	bench_containers
+	compose_down compose_logs events_graph bench bench_http bench_revocation bench_depth bench_events \
+	bench_queue_spike bench_containers
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -155,14 +155,18 @@ container_test: .venv/.synced ## Build the image, run it with Compose (no overri
 	$(call banner,container tests: the image as shipped, with Compose)
 	$(RUN) python scripts/container_run.py
 
-bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
+bench: bench_http bench_revocation bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
 
-bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
+bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench; authenticated reads against unauthenticated ones
 	$(call banner,benchmark: HTTP load)
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk from the OS packages"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
 		else sudo apt-get update -qq && sudo apt-get install -y wrk; fi; }
-	$(RUN) python bench/api_load.py
+	$(RUN) python bench/api_load.py $(ARGS)
+
+bench_revocation: .venv/.synced ## How long another API worker honours a revoked token (2 workers); ARGS="--trials N --cache-seconds S"
+	$(call banner,benchmark: revocation across API workers)
+	$(RUN) python bench/revocation.py $(ARGS)
 
 bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
 	$(call banner,benchmark: cost of depth)
