@@ -73,3 +73,18 @@ def test_server_starts_serves_a_new_database_stops_and_is_destroyed(tmp_path):
     assert localpg.stop(data_dir) is False
     localpg.destroy(data_dir)
     assert not data_dir.exists()
+
+
+@pytest.mark.integrated
+def test_a_server_stopped_is_started_again_by_the_same_process(tmp_path):
+    data_dir = tmp_path / "pg"
+    first = localpg.ensure_running(data_dir)
+    try:
+        assert localpg.stop(data_dir) is True
+        again = localpg.ensure_running(data_dir)
+        assert again.pid != first.pid
+        assert again.url() == first.url()  # same socket: clients find it where it was
+        with psycopg.connect(again.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        localpg.destroy(data_dir)
