@@ -20,6 +20,7 @@ MESSAGE ?=
 COMPOSE ?= docker compose
 COMPOSE_DOWN_FLAGS ?=
 MUTATION_FAIL_UNDER ?= 80
+OUTAGE_SECONDS ?= 60
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked --quiet
@@ -30,7 +31,7 @@ ALEMBIC := alembic -c apps/notes/alembic.ini
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
-	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
+	test_outage test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
 	db_migration_create shell shell_db db_stop destroy compose_up compose_down compose_logs \
 	events_graph bench bench_http bench_depth bench_events
 
@@ -99,6 +100,10 @@ mutation: .venv/.synced ## Mutation testing of notes.services against the unit t
 test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
 	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
 	$(RUN) pytest -m "$(if $(NOTES_EXTERNAL_BASE_URL),external and not own_process,external)"
+
+test_outage: .venv/.synced ## The database-outage tests with a 60 s outage (make check runs them with 10 s)
+	$(call banner,outage tests: PostgreSQL stopped for $(OUTAGE_SECONDS) s under load)
+	NOTES_TEST_OUTAGE_SECONDS=$(OUTAGE_SECONDS) $(RUN) pytest -s apps/notes/src/notes/outage_external_test.py
 
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)

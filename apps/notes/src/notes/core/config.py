@@ -20,10 +20,24 @@ class Settings(BaseSettings):
 
     app_name: str = "notes"
     database_url: Annotated[str, Field(min_length=1)]
-    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 20
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
     db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
     db_connect_attempts: Annotated[int, Field(ge=1)] = 20
     db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
+    # The longest a request waits for a database connection, and for a new one to open.
+    db_pool_timeout: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # Set on every connection of the service; 0 turns one off, as in PostgreSQL.
+    db_statement_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    db_lock_timeout: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    db_idle_in_transaction_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # The shape of the deployment, for the connection budget (``connection_budget``).
+    api_processes: Annotated[int, Field(ge=1, le=1000)] = 1
+    worker_processes: Annotated[int, Field(ge=0, le=1000)] = 1
+    # Requests of a process that may wait for the database at once, per queue: creates waiting
+    # for their batch, reads waiting for a connection. Beyond it, a request gets 503 at once.
+    db_max_waiting: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Seconds a client is told to wait (``Retry-After``) before repeating a request that got 503.
+    retry_after: Annotated[int, Field(ge=1, le=3600)] = 2
     log_level: str = "INFO"
     max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
@@ -62,3 +76,14 @@ class Settings(BaseSettings):
             msg = f"unknown log level {value!r}"
             raise ValueError(msg)
         return level
+
+    def connections_per_process(self) -> int:
+        """The most connections one process (API or worker) opens: its read pool
+        (``db_pool_size``) and its engine's pool (``db_pool_size + db_max_overflow``)."""
+        return 2 * self.db_pool_size + self.db_max_overflow
+
+    def connection_budget(self) -> int:
+        """The most connections the deployment opens: every API and worker process, and each
+        worker's LISTEN connection besides."""
+        processes = self.api_processes + self.worker_processes
+        return processes * self.connections_per_process() + self.worker_processes

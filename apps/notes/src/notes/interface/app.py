@@ -41,8 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Last: its catch-all must sit outside every other middleware.
+    install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(notes.router)
     app.include_router(counts.router)
