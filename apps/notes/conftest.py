@@ -352,9 +352,15 @@ class RunningApp:
 
 
 def start_app(
-    database_url: str, log_path: Path, *, wait_ready: bool = True, **env: str
+    database_url: str,
+    log_path: Path,
+    *,
+    wait_ready: bool = True,
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> RunningApp:
-    """Start ``uvicorn`` on a free port; with ``wait_ready``, return once it is ready."""
+    """Start ``python -m notes`` (with ``args``) on a free port; with ``wait_ready``, return
+    once it is ready."""
     port = free_port()
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -366,6 +372,7 @@ def start_app(
             "127.0.0.1",
             "--port",
             str(port),
+            *args,
         ],
         cwd=ROOT,
         env={**os.environ, "NOTES_DATABASE_URL": database_url, **env},
@@ -575,10 +582,17 @@ class Launcher:
         self._apps: list[RunningApp] = []
 
     def start(
-        self, *, database_url: str | None = None, wait_ready: bool = True, **env: str
+        self,
+        *,
+        database_url: str | None = None,
+        wait_ready: bool = True,
+        args: tuple[str, ...] = (),
+        **env: str,
     ) -> RunningApp:
         log_path = self._tmp_path / f"app-{len(self._apps)}.log"
-        app = start_app(database_url or self.database_url, log_path, wait_ready=wait_ready, **env)
+        app = start_app(
+            database_url or self.database_url, log_path, wait_ready=wait_ready, args=args, **env
+        )
         self._apps.append(app)
         return app
 

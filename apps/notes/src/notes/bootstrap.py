@@ -36,6 +36,10 @@ _logger = logging.getLogger(__name__)
 
 # The database has answered by then: a pool that cannot open its first connection is broken.
 READ_POOL_OPEN_TIMEOUT = 10.0
+# At shutdown, after the server has let the requests in flight finish (uvicorn's graceful
+# timeout), how long the creates still waiting for their group commit get before they are
+# given up: the process must exit within the grace period it is given.
+CREATES_DRAIN_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,15 @@ class Container:
     health: HealthService
 
     async def close(self) -> None:
-        """Send the last wake-up of the event worker, then release the database connections."""
-        await self.announcer.close()
-        await self.engine.dispose()
-        await self.read_pool.close()
+        """Finish (or give up on) the creates already accepted, send the last wake-up of the
+        event worker, then release the database connections: in that order, so no create
+        finds its connections gone."""
+        try:
+            await self.notes.close(timeout=CREATES_DRAIN_TIMEOUT)
+        finally:
+            await self.announcer.close()
+            await self.engine.dispose()
+            await self.read_pool.close()
 
 
 async def bootstrap(settings: Settings) -> Container:
@@ -98,6 +107,7 @@ async def bootstrap(settings: Settings) -> Container:
             uow,
             reader=PooledNoteReader(read_pool),
             cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+            max_waiting_creates=settings.db_max_waiting,
         ),
         counts=CountsService(uow),
         health=HealthService(SqlDatabaseState(engine, read_pool), expected_revision=schema_head),

@@ -17,6 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from notes.core.errors import DatabaseUnavailableError
 from notes.entities import (
     NO_FILTER,
     Count,
@@ -163,6 +164,7 @@ class InMemoryDatabase:
         self.connections = 0
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
+        self.commit_error: type[Exception] = DatabaseUnavailableError  # and with what
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
@@ -469,7 +471,7 @@ class InMemoryUnitOfWork:
         if self.database.fail_commits:
             self.database.fail_commits -= 1
             msg = "commit failed (as the test asked)"
-            raise ConnectionError(msg)
+            raise self.database.commit_error(msg)
         added_events = self._events.events.rows.keys() - self.database.events.keys()
         for table in (
             self._notes,

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Last: its catch-all must sit outside every other middleware.
-    install_problem_handlers(app)
+    install_problem_handlers(app, settings)
     app.include_router(health.router)
     app.include_router(notes.router)
     app.include_router(counts.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -157,10 +158,15 @@ class UnexpectedErrorMiddleware:
     connection, and the client's next request on it fails. This middleware, inside
     Starlette's, logs the error and answers, and nothing is raised further. If the response
     had already begun, no other can be sent: the error is raised on, and the connection ends.
+
+    A request cancelled before it is answered (uvicorn cancels those still running when its
+    graceful shutdown times out) is answered ``503`` (``stopping``, with ``Retry-After``)
+    instead of the ``500`` uvicorn would send: whatever it was doing was rolled back with it.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, retry_after: int) -> None:
         self.app = app
+        self.retry_after = retry_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,9 +188,25 @@ class UnexpectedErrorMiddleware:
             _logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             response = problem(500, detail="The service failed to handle this request.")
             await response(scope, receive, send)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            _logger.warning(
+                "%s %s cancelled: the server is stopping", scope["method"], scope["path"]
+            )
+            response = problem(
+                503,
+                type_="urn:notes:problem:stopping",
+                detail="The service is shutting down; this request was stopped before it ended.",
+                headers={"Retry-After": str(self.retry_after), "Connection": "close"},
+            )
+            await response(scope, receive, send)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled: answered, and the task ends now
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, settings: Settings) -> None:
     """Route every error the app can raise through problem details.
 
     Call it after every other middleware is added: the catch-all must sit outside them all.
@@ -193,4 +215,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(NotesError, _domain_error)
     app.add_exception_handler(UnavailableError, _unavailable)
-    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(UnexpectedErrorMiddleware, retry_after=settings.retry_after)

@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """What a client sees when the infrastructure fails, or the code does: problems, never a trace."""
 
+import asyncio
 import logging
 import uuid
 
@@ -94,7 +95,36 @@ async def test_an_error_after_the_answer_began_is_raised_on():
         msg = "failed halfway"
         raise RuntimeError(msg)
 
-    transport = httpx.ASGITransport(app=UnexpectedErrorMiddleware(app))
+    transport = httpx.ASGITransport(app=UnexpectedErrorMiddleware(app, retry_after=1))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with pytest.raises(RuntimeError, match="failed halfway"):
             await client.get("/")
+
+
+async def test_a_request_cancelled_before_its_answer_is_answered_503_stopping():
+    started = asyncio.Event()
+
+    async def app(scope, receive, send):
+        started.set()
+        await asyncio.sleep(60)
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "POST", "path": "/notes/", "headers": []}
+    request = asyncio.create_task(
+        UnexpectedErrorMiddleware(app, retry_after=3)(scope, receive, send)
+    )
+    await started.wait()
+    request.cancel()  # as uvicorn does when its graceful shutdown times out
+    await request  # answered: the cancellation was handled
+    assert sent[0]["status"] == 503
+    headers = dict(sent[0]["headers"])
+    assert headers[b"retry-after"] == b"3"
+    assert headers[b"connection"] == b"close"
+    assert b"urn:notes:problem:stopping" in sent[1]["body"]
