@@ -97,6 +97,7 @@ async def bootstrap(settings: Settings) -> Container:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
     schema_head = head_revision(settings.migrations_dir)
+    secret = settings.cursor_secret
     container = Container(
         settings=settings,
         engine=engine,
@@ -106,7 +107,9 @@ async def bootstrap(settings: Settings) -> Container:
         notes=NotesService(
             uow,
             reader=PooledNoteReader(read_pool),
-            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+            # Unset, the service draws a key of its own (see notes.interface.app for when
+            # that is refused).
+            cursors=None if secret is None else CursorCodec(secret.get_secret_value().encode()),
             max_waiting_creates=settings.db_max_waiting,
         ),
         counts=CountsService(uow),

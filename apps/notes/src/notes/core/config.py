@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -44,9 +43,10 @@ class Settings(BaseSettings):
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
     migrations_dir: Path = MIGRATIONS_DIR
-    # Signs list cursors. The default is random per process: replicas (and workers) must share
-    # one value, or a cursor issued by one is refused by another.
-    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # Signs list cursors. Unset, each process draws its own (``python -m notes`` draws one per
+    # launch for all its workers): replicas must share one value, or a cursor issued by one is
+    # refused by another.
+    cursor_secret: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -62,8 +62,8 @@ class Settings(BaseSettings):
 
     @field_validator("cursor_secret")
     @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value().encode()) < 16:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 16:
             msg = "NOTES_CURSOR_SECRET must be at least 16 bytes long"
             raise ValueError(msg)
         return value

@@ -75,3 +75,8 @@ def test_settings_out_of_bounds_are_refused(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_without_a_cursor_secret_none_is_made_up_here(monkeypatch):
+    monkeypatch.delenv("NOTES_CURSOR_SECRET", raising=False)
+    assert Settings(database_url="postgresql://u@h/db").cursor_secret is None
