@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -192,11 +191,8 @@ class Batcher(Generic[Item]):
 
 async def _ended_within(task: asyncio.Task[None], seconds: float) -> bool:
     """Wait up to ``seconds`` for ``task`` to end, without cancelling it; whether it did."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await asyncio.shield(task)
-        return True
-    return False
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    return bool(done)
 
 
 async def _call(write: Callable[[Sequence[Item]], Awaitable[None]], items: list[Item]) -> None:
