@@ -33,7 +33,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_outage test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
 	db_migration_create shell shell_db db_stop destroy compose_up compose_down compose_logs \
-	events_graph bench bench_http bench_depth bench_events
+	events_graph bench bench_http bench_depth bench_events bench_checks
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -142,7 +142,7 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
 
-bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
+bench: bench_http bench_depth bench_events bench_checks ## Every benchmark, each printing a table for docs/benchmarks.md
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
 	$(call banner,benchmark: HTTP load)
@@ -154,6 +154,10 @@ bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) b
 bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
 	$(call banner,benchmark: cost of depth)
 	$(WITH_DB) python bench/depth.py
+
+bench_checks: .venv/.synced ## What checking a pooled connection before lending it costs (poll vs round trip)
+	$(call banner,benchmark: checking pooled connections)
+	$(RUN) python bench/pool_checks.py
 
 bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
 	$(call banner,benchmark: event dispatch)
