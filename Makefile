@@ -20,6 +20,7 @@ MESSAGE ?=
 COMPOSE ?= docker compose
 COMPOSE_DOWN_FLAGS ?=
 MUTATION_FAIL_UNDER ?= 80
+OUTAGE_SECONDS ?= 60
 
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked --quiet
@@ -32,10 +33,10 @@ CONTAINER_COVERAGE := .data/container-coverage/.coverage
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
-	test_debug test_reload format static_checks lock_check container_checks container_test code_fixes \
-	db_migration db_migration_create set_password shell shell_db db_stop destroy compose_env compose_up \
-	compose_down compose_logs events_graph bench bench_http bench_revocation bench_depth bench_events \
-	bench_queue_spike bench_containers
+	test_outage test_debug test_reload format static_checks lock_check container_checks container_test \
+	code_fixes db_migration db_migration_create set_password shell shell_db db_stop destroy compose_env \
+	compose_up compose_down compose_logs events_graph bench bench_http bench_revocation bench_depth \
+	bench_events bench_checks bench_queue_spike bench_containers
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -108,6 +109,10 @@ test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_U
 	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
 	$(RUN) pytest -m "$(if $(NOTES_EXTERNAL_BASE_URL),external and not own_process,external)"
 
+test_outage: .venv/.synced ## The database-outage tests with a 60 s outage (make check runs them with 10 s)
+	$(call banner,outage tests: PostgreSQL stopped for $(OUTAGE_SECONDS) s under load)
+	NOTES_TEST_OUTAGE_SECONDS=$(OUTAGE_SECONDS) $(RUN) pytest -s apps/notes/src/notes/outage_external_test.py
+
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
 	$(RUN) pytest -x -vv --pdb -m "not container" $(ARGS)
@@ -155,7 +160,7 @@ container_test: .venv/.synced ## Build the image, run it with Compose (no overri
 	$(call banner,container tests: the image as shipped, with Compose)
 	$(RUN) python scripts/container_run.py
 
-bench: bench_http bench_revocation bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
+bench: bench_http bench_revocation bench_depth bench_events bench_checks ## Every benchmark, each printing a table for docs/benchmarks.md
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench; authenticated reads against unauthenticated ones
 	$(call banner,benchmark: HTTP load)
@@ -171,6 +176,10 @@ bench_revocation: .venv/.synced ## How long another API worker honours a revoked
 bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 1,000,000 notes
 	$(call banner,benchmark: cost of depth)
 	$(WITH_DB) python bench/depth.py
+
+bench_checks: .venv/.synced ## What checking a pooled connection before lending it costs (poll vs round trip)
+	$(call banner,benchmark: checking pooled connections)
+	$(RUN) python bench/pool_checks.py
 
 bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
 	$(call banner,benchmark: event dispatch)

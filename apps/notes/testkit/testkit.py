@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 # The account that notes built by NoteFactory belong to: stored in every test database (it
 # cannot log in), and any owner will do on the in-memory fakes.
 OWNER = uuid.UUID("00000000-0000-7000-8000-000000000001")
@@ -25,3 +27,14 @@ def new_email(prefix: str = "user") -> str:
 def bearer(token: str) -> dict[str, str]:
     """The header that presents ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+async def sign_up(client: httpx.AsyncClient, email: str | None = None) -> str:
+    """Create an account through the API and log in; the bearer token."""
+    email = email or new_email()
+    created = await client.post("/users/", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    token = await client.post("/tokens/", json={"email": email, "password": PASSWORD})
+    assert token.status_code == 201, token.text
+    value: str = token.json()["access_token"]
+    return value

@@ -29,11 +29,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--reload", action="store_true", help="restart on code changes")
     parser.add_argument("--no-access-log", dest="access_log", action="store_false")
+    parser.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=8,
+        metavar="SECONDS",
+        help="after SIGTERM, how long requests in flight may take before they are cancelled",
+    )
     options = parser.parse_args(argv)
 
     # Every worker of this launch signs list cursors with the same secret, so a cursor from one
     # is good at the others. Separate launches (replicas) must set NOTES_CURSOR_SECRET alike.
     os.environ.setdefault("NOTES_CURSOR_SECRET", secrets.token_urlsafe(32))
+    # The connection budget counts this launch's workers, unless told the whole deployment's.
+    os.environ.setdefault("NOTES_API_PROCESSES", str(options.workers))
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         APP,
@@ -44,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         reload=options.reload,
         reload_dirs=[str(Path(__file__).parent)] if options.reload else None,
         access_log=options.access_log,
-        timeout_graceful_shutdown=8,
+        timeout_graceful_shutdown=options.graceful_timeout,
         proxy_headers=False,
     )
 

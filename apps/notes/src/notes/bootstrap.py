@@ -16,11 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notes.connectors.accounts_repository import PooledTokenReader
 from notes.connectors.database import (
     ReadPool,
+    check_connection_budget,
     create_engine,
     create_read_pool,
     wait_for_database,
 )
-from notes.connectors.migrations import SqlSchemaState, head_revision
+from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.passwords import Argon2PasswordHasher
@@ -39,6 +40,10 @@ _logger = logging.getLogger(__name__)
 
 # The database has answered by then: a pool that cannot open its first connection is broken.
 READ_POOL_OPEN_TIMEOUT = 10.0
+# At shutdown, after the server has let the requests in flight finish (uvicorn's graceful
+# timeout), how long the creates still waiting for their group commit get before they are
+# given up: the process must exit within the grace period it is given.
+CREATES_DRAIN_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,23 @@ class Container:
     accounts: AccountsService
 
     async def close(self) -> None:
-        """Send the last wake-up of the event worker, then release the database connections."""
-        await self.announcer.close()
-        await self.engine.dispose()
-        await self.read_pool.close()
+        """Finish (or give up on) the creates already accepted, send the last wake-up of the
+        event worker, then release the database connections: in that order, so no create
+        finds its connections gone."""
+        try:
+            await self.notes.close(timeout=CREATES_DRAIN_TIMEOUT)
+        finally:
+            await self.announcer.close()
+            await self.engine.dispose()
+            await self.read_pool.close()
 
 
 async def bootstrap(settings: Settings) -> Container:
-    """Wire the service and wait until its database answers (bounded; raises if it never does)."""
+    """Wire the service and wait until its database answers (bounded; raises if it never does).
+
+    Raises ``ConnectionBudgetError`` when the settings let the deployment open more connections
+    than the server accepts.
+    """
     engine = create_engine(settings)
     try:
         await wait_for_database(
@@ -71,6 +85,7 @@ async def bootstrap(settings: Settings) -> Container:
             attempts=settings.db_connect_attempts,
             interval=settings.db_connect_interval,
         )
+        await check_connection_budget(engine, settings)
     except BaseException:
         await engine.dispose()
         raise
@@ -87,6 +102,7 @@ async def bootstrap(settings: Settings) -> Container:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
     schema_head = head_revision(settings.migrations_dir)
+    secret = settings.cursor_secret
     container = Container(
         settings=settings,
         engine=engine,
@@ -96,10 +112,13 @@ async def bootstrap(settings: Settings) -> Container:
         notes=NotesService(
             uow,
             reader=PooledNoteReader(read_pool),
-            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+            # Unset, the service draws a key of its own (see notes.interface.app for when
+            # that is refused).
+            cursors=None if secret is None else CursorCodec(secret.get_secret_value().encode()),
+            max_waiting_creates=settings.db_max_waiting,
         ),
         counts=CountsService(uow),
-        health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
+        health=HealthService(SqlDatabaseState(engine, read_pool), expected_revision=schema_head),
         accounts=AccountsService(
             uow,
             hasher=Argon2PasswordHasher(concurrency=settings.password_hash_concurrency),

@@ -12,6 +12,9 @@ import functools
 import inspect
 from typing import Protocol
 
+import pytest
+
+from notes.bootstrap import bootstrap
 from notes.connectors.accounts_repository import (
     PooledTokenReader,
     SqlLoginFailureLog,
@@ -19,26 +22,26 @@ from notes.connectors.accounts_repository import (
     SqlUserRepository,
 )
 from notes.connectors.counts_repository import SqlCountRepository
-from notes.connectors.database import create_engine, create_read_pool
+from notes.connectors.database import ConnectionBudgetError, create_engine, create_read_pool
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
 from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryCountRepository,
     InMemoryDatabase,
+    InMemoryDatabaseState,
     InMemoryEventLog,
     InMemoryIdempotencyKeyRepository,
     InMemoryLoginFailureLog,
     InMemoryNoteRepository,
     InMemoryNoteTagRepository,
-    InMemorySchemaState,
     InMemoryTokenReader,
     InMemoryTokenRepository,
     InMemoryUnitOfWork,
     InMemoryUserRepository,
     InMemoryWakeups,
 )
-from notes.connectors.migrations import SqlSchemaState
+from notes.connectors.migrations import SqlDatabaseState
 from notes.connectors.note_tags_repository import SqlNoteTagRepository
 from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepository
 from notes.connectors.notifications import PgWakeups, listen
@@ -57,7 +60,7 @@ ADAPTERS: dict[type, list[type]] = {
     ports.IdempotencyKeyRepository: [SqlIdempotencyKeyRepository, InMemoryIdempotencyKeyRepository],
     ports.UnitOfWork: [SqlUnitOfWork, InMemoryUnitOfWork],
     ports.Wakeups: [PgWakeups, InMemoryWakeups],
-    ports.SchemaState: [SqlSchemaState, InMemorySchemaState],
+    ports.DatabaseState: [SqlDatabaseState, InMemoryDatabaseState],
     ports.UserRepository: [SqlUserRepository, InMemoryUserRepository],
     ports.TokenRepository: [SqlTokenRepository, InMemoryTokenRepository],
     ports.LoginFailureLog: [SqlLoginFailureLog, InMemoryLoginFailureLog],
@@ -99,8 +102,9 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
     database = InMemoryDatabase()
     try:
         units: list[ports.UnitOfWork] = [SqlUnitOfWork(engine.connect), database.unit_of_work()]
-        readers: list[ports.NoteReader] = [PooledNoteReader(create_read_pool(settings))]
-        schema: ports.SchemaState = SqlSchemaState(engine)
+        read_pool = create_read_pool(settings)
+        readers: list[ports.NoteReader] = [PooledNoteReader(read_pool)]
+        schema: ports.DatabaseState = SqlDatabaseState(engine, read_pool)
         listens: list[ports.Listen] = [
             database.listen,
             functools.partial(listen, settings.database_url, application_name="check"),
@@ -112,10 +116,34 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
             InMemoryTokenReader(database),
         ]
         hashers: list[ports.PasswordHasher] = [Argon2PasswordHasher(), FastPasswordHasher()]
-        schemas: list[ports.SchemaState] = [InMemorySchemaState("x")]
+        schemas: list[ports.DatabaseState] = [InMemoryDatabaseState("x")]
     finally:
         await engine.dispose()
     assert len(units) + len(readers) + len(listens) + len(token_readers) + len(hashers) == 9
     assert [s.describe() for s in schemas] == ["memory"]
     assert schema.describe() == "127.0.0.1:1/none"
     assert not await wakeups.wait(0)
+
+
+@pytest.mark.integrated
+async def test_bootstrap_refuses_settings_that_exceed_the_servers_connections(
+    settings: Settings,
+) -> None:
+    too_many = Settings(database_url=settings.database_url, api_processes=1000)
+    with pytest.raises(ConnectionBudgetError) as refused:
+        await bootstrap(too_many)
+    message = str(refused.value)
+    assert "open up to 25026 connections" in message
+    assert "(NOTES_API_PROCESSES 1000 + NOTES_WORKER_PROCESSES 1) x 25" in message
+    assert "max_connections" in message
+
+
+@pytest.mark.integrated
+async def test_bootstrap_accepts_the_default_deployment_and_closes_cleanly(
+    settings: Settings,
+) -> None:
+    container = await bootstrap(settings)
+    try:
+        assert (await container.health.readiness()).ready
+    finally:
+        await container.close()

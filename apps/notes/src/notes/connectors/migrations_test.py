@@ -12,8 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
 from notes.connectors import database
-from notes.connectors.migrations import SqlSchemaState, head_revision
+from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.core.config import MIGRATIONS_DIR, Settings
+from notes.core.errors import DatabaseUnavailableError
 from notes.core.ids import uuid7
 from notes.entities import Base
 
@@ -144,13 +145,18 @@ def test_upgrading_records_an_event_for_every_live_note_stored_before_the_event_
     ]
 
 
-async def test_the_schema_state_of_a_database_that_does_not_answer_is_a_connection_error():
-    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+async def test_the_state_of_a_database_that_does_not_answer_is_a_connection_error():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none", db_pool_timeout=0.5)
     engine = database.create_engine(settings)
+    read_pool = database.create_read_pool(settings)
+    await read_pool.open(wait=False)
     try:
-        state = SqlSchemaState(engine)
+        state = SqlDatabaseState(engine, read_pool)
         assert state.describe() == "127.0.0.1:1/none"
-        with pytest.raises(ConnectionError, match=r"127\.0\.0\.1"):
+        with pytest.raises(DatabaseUnavailableError, match=r"127\.0\.0\.1"):
             await state.current_revision()
+        with pytest.raises(DatabaseUnavailableError, match="no database connection in time"):
+            await state.check_reads()
     finally:
+        await read_pool.close()
         await engine.dispose()

@@ -19,6 +19,7 @@ from notes.connectors.database import (
     driver_sql,
     fetch_all,
     fetch_one,
+    read_connection,
 )
 from notes.entities import NO_FILTER, Note, NoteFilter, NoteTag, NoteView, Position
 from notes.entities.note import SEARCH_CONFIG
@@ -87,7 +88,7 @@ class PooledNoteReader:
 
     async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
         params = {"owner_id": owner_id, "note_id": note_id}
-        async with self._pool.connection() as connection:
+        async with read_connection(self._pool) as connection:
             return await fetch_one(connection, _GET, params, _VIEW_ROW)
 
     async def list(
@@ -102,7 +103,7 @@ class PooledNoteReader:
         sql, params = _list_query_and_params(
             owner_id, limit=limit, offset=offset, after=after, where=where
         )
-        async with self._pool.connection() as connection:
+        async with read_connection(self._pool) as connection:
             return await fetch_all(connection, sql, params, _VIEW_ROW)
 
 

@@ -15,7 +15,7 @@ from notes.connectors.accounts_repository import (
     SqlUserRepository,
 )
 from notes.connectors.counts_repository import SqlCountRepository
-from notes.connectors.database import SqlTransaction
+from notes.connectors.database import SqlTransaction, raise_service_error, service_error
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
 from notes.connectors.note_tags_repository import SqlNoteTagRepository
@@ -33,6 +33,11 @@ class SqlUnitOfWork:
     runs in a SAVEPOINT inside it instead. ``announce`` is called after each commit that
     recorded events: the service wakes the event worker there, outside the transaction (see
     ``notifications.Announcer``).
+
+    A lost connection or a time limit, whether it strikes on entering, inside the block or on
+    leaving, comes out of the unit of work as the service's error (``database.service_error``),
+    never as the driver's; a commit whose fate the lost connection hid, as
+    ``CommitOutcomeUnknownError``.
     """
 
     notes: SqlNoteRepository
@@ -50,11 +55,16 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._lease = self._connect()
-        connection = await self._lease.__aenter__()
+        try:
+            connection = await self._lease.__aenter__()
+        except Exception as error:  # noqa: BLE001 - translated, or raised as it was
+            raise_service_error(error)
         try:
             self._sql = await SqlTransaction.begin(connection)
-        except BaseException:
+        except BaseException as error:
             await self._lease.__aexit__(None, None, None)
+            if isinstance(error, Exception):
+                raise_service_error(error)
             raise
         self.notes = SqlNoteRepository(self._sql)
         self.events = SqlEventLog(self._sql)
@@ -73,12 +83,20 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self._sql.end()
-        finally:
-            await self._lease.__aexit__(exc_type, exc, tb)
+            try:
+                await self._sql.end()
+            finally:
+                await self._lease.__aexit__(exc_type, exc, tb)
+        except Exception as error:  # noqa: BLE001 - translated, or raised as it was
+            raise_service_error(error)
+        if isinstance(exc, Exception):
+            translated = service_error(exc)
+            if translated is not None and translated is not exc:
+                raise translated from exc
 
     async def commit(self) -> None:
-        """Make every change of this unit of work durable, or raise and keep none."""
+        """Make every change of this unit of work durable, or raise and keep none; but if the
+        connection fails during the commit itself, CommitOutcomeUnknownError: kept or not."""
         await self._sql.commit()
         if self.events.recorded and self._announce is not None:
             self._announce()

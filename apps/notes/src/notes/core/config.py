@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +19,24 @@ class Settings(BaseSettings):
 
     app_name: str = "notes"
     database_url: Annotated[str, Field(min_length=1)]
-    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 20
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
     db_max_overflow: Annotated[int, Field(ge=0, le=100)] = 5
     db_connect_attempts: Annotated[int, Field(ge=1)] = 20
     db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
+    # The longest a request waits for a database connection, and for a new one to open.
+    db_pool_timeout: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # Set on every connection of the service; 0 turns one off, as in PostgreSQL.
+    db_statement_timeout: Annotated[float, Field(ge=0, le=3600)] = 5.0
+    db_lock_timeout: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    db_idle_in_transaction_timeout: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # The shape of the deployment, for the connection budget (``connection_budget``).
+    api_processes: Annotated[int, Field(ge=1, le=1000)] = 1
+    worker_processes: Annotated[int, Field(ge=0, le=1000)] = 1
+    # Requests of a process that may wait for the database at once, per queue: creates waiting
+    # for their batch, reads waiting for a connection. Beyond it, a request gets 503 at once.
+    db_max_waiting: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Seconds a client is told to wait (``Retry-After``) before repeating a request that got 503.
+    retry_after: Annotated[int, Field(ge=1, le=3600)] = 2
     log_level: str = "INFO"
     max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
@@ -36,9 +49,10 @@ class Settings(BaseSettings):
     login_failure_limit: Annotated[int, Field(ge=1, le=1000)] = 5
     login_failure_window_seconds: Annotated[int, Field(ge=1, le=86_400)] = 900
     password_hash_concurrency: Annotated[int, Field(ge=1, le=64)] = 2
-    # Signs list cursors. The default is random per process: replicas (and workers) must share
-    # one value, or a cursor issued by one is refused by another.
-    cursor_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # Signs list cursors. Unset, each process draws its own (``python -m notes`` draws one per
+    # launch for all its workers): replicas must share one value, or a cursor issued by one is
+    # refused by another.
+    cursor_secret: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -54,8 +68,8 @@ class Settings(BaseSettings):
 
     @field_validator("cursor_secret")
     @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value().encode()) < 16:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 16:
             msg = "NOTES_CURSOR_SECRET must be at least 16 bytes long"
             raise ValueError(msg)
         return value
@@ -68,3 +82,14 @@ class Settings(BaseSettings):
             msg = f"unknown log level {value!r}"
             raise ValueError(msg)
         return level
+
+    def connections_per_process(self) -> int:
+        """The most connections one process (API or worker) opens: its read pool
+        (``db_pool_size``) and its engine's pool (``db_pool_size + db_max_overflow``)."""
+        return 2 * self.db_pool_size + self.db_max_overflow
+
+    def connection_budget(self) -> int:
+        """The most connections the deployment opens: every API and worker process, and each
+        worker's LISTEN connection besides."""
+        processes = self.api_processes + self.worker_processes
+        return processes * self.connections_per_process() + self.worker_processes

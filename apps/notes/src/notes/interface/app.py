@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,13 +20,47 @@ from notes.interface.routers import accounts, counts, health, notes
 _logger = logging.getLogger(__name__)
 
 
+class SharedSecretRequiredError(RuntimeError):
+    """Several worker processes would each sign list cursors with a key of their own."""
+
+
+def one_of_several_workers() -> bool:
+    """Whether this process is likely one of several serving the app, started by a process
+    manager: uvicorn's ``--workers`` (and ``--reload``) start the app in child processes of
+    ``multiprocessing``; gunicorn names itself in ``SERVER_SOFTWARE``."""
+    return multiprocessing.parent_process() is not None or os.environ.get(
+        "SERVER_SOFTWARE", ""
+    ).startswith("gunicorn")
+
+
+def refuse_a_key_per_worker(settings: Settings) -> None:
+    """Raise ``SharedSecretRequiredError`` if this process, one of several workers, would sign
+    cursors with a key of its own."""
+    if settings.cursor_secret is None and one_of_several_workers():
+        msg = (
+            "NOTES_CURSOR_SECRET is not set, and this process is one of several workers: each "
+            "would sign list cursors with a key of its own. Set NOTES_CURSOR_SECRET (the same "
+            "value for every process), or start the API with `python -m notes --workers N`, "
+            "which draws one key per launch for all its workers."
+        )
+        raise SharedSecretRequiredError(msg)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app. Settings come from the environment unless given; nothing connects yet."""
+    """Build the app. Settings come from the environment unless given; nothing connects yet.
+
+    At start-up (the lifespan, so that uvicorn stops instead of starting the process again) it
+    refuses to serve without ``NOTES_CURSOR_SECRET`` in a process that is one of several
+    workers (``SharedSecretRequiredError``): each would draw its own key, and a cursor one
+    issues would be refused by the others. ``python -m notes`` sets the variable, one key per
+    launch, for all the workers it starts.
+    """
     settings = settings or Settings()  # read from NOTES_* variables
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        refuse_a_key_per_worker(settings)
         app.state.container = await bootstrap(settings)
         _logger.info("%s is serving", settings.app_name)
         try:
@@ -41,8 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Last: its catch-all must sit outside every other middleware.
+    install_problem_handlers(app, settings)
     app.include_router(health.router)
     app.include_router(accounts.router)
     app.include_router(notes.router)

@@ -1,13 +1,17 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The service as a user meets it: a separate uvicorn process, real HTTP, real PostgreSQL."""
 
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 
 import httpx
 import pytest
+from testkit import bearer, sign_up
 
 pytestmark = pytest.mark.external
 
@@ -178,3 +182,66 @@ async def test_unfiltered_first_page_is_exactly_the_newest_notes(http, payload_f
     created = [(await http.post("/notes/", json=payload_factory())).json()["id"] for _ in range(3)]
     page = await http.get("/notes/", params={"limit": 3})
     assert [n["id"] for n in page.json()] == created[::-1]
+
+
+@pytest.mark.own_process
+def test_uvicorn_workers_without_a_shared_cursor_secret_refuse_to_start(database_url, tmp_path):
+    env = {name: value for name, value in os.environ.items() if name != "NOTES_CURSOR_SECRET"}
+    log_path = tmp_path / "uvicorn.log"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "--workers",
+                "2",
+                "--port",
+                str(port),
+                "notes.interface.app:create_app",
+            ],
+            env={**env, "NOTES_DATABASE_URL": database_url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log_text = log_path.read_text()
+    assert "NOTES_CURSOR_SECRET is not set, and this process is one of several workers" in log_text
+    assert "failed to start, stopping the parent process" in log_text
+
+
+@pytest.mark.own_process
+async def test_every_worker_of_one_launch_accepts_the_cursors_of_the_others(launcher, make_unique):
+    app = launcher.start(args=("--workers", "2"))
+    category = make_unique("workers")
+    async with httpx.AsyncClient(base_url=app.base_url, timeout=10) as client:
+        token = bearer(await sign_up(client))
+        client.headers.update(token)
+        created = [
+            (await client.post("/notes/", json={"contents": f"n{i}", "category": category})).json()[
+                "id"
+            ]
+            for i in range(4)
+        ]
+    for _ in range(3):
+        seen: list[str] = []
+        url: str | None = f"/notes/?category={category}&limit=1"
+        while url:
+            # A connection per page: the kernel hands each to either worker.
+            async with httpx.AsyncClient(
+                base_url=app.base_url, timeout=10, headers=token
+            ) as client:
+                page = await client.get(url)
+            assert page.status_code == 200, page.text
+            seen += [note["id"] for note in page.json()]
+            url = page.links.get("next", {}).get("url")
+        assert seen == created[::-1]

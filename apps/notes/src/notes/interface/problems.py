@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -12,7 +13,17 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notes.core.config import Settings
+from notes.core.errors import (
+    CommitOutcomeUnknownError,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+    OverloadedError,
+    StoppingError,
+    UnavailableError,
+)
 from notes.services.errors import (
     EmailTakenError,
     IdempotencyKeyInUseError,
@@ -45,6 +56,33 @@ _DOMAIN_ERRORS: dict[type[NotesError], tuple[int, str]] = {
     TooManyLoginAttemptsError: (429, "urn:notes:problem:too-many-login-attempts"),
     InvalidTokenError: (401, "urn:notes:problem:invalid-token"),
     TokenNotFoundError: (404, "urn:notes:problem:token-not-found"),
+}
+
+# What the client is told when the infrastructure fails it: a 503 with Retry-After; the most
+# specific class wins. The detail is ours: a driver's message never reaches a client.
+_UNAVAILABLE: dict[type[UnavailableError], tuple[str, str]] = {
+    UnavailableError: ("unavailable", "The service cannot handle this request right now."),
+    DatabaseUnavailableError: (
+        "database-unavailable",
+        "The database cannot be reached right now; nothing was changed.",
+    ),
+    CommitOutcomeUnknownError: (
+        "outcome-unknown",
+        (
+            "The connection to the database failed while the change was being committed: it "
+            "may or may not have been stored. Read it back before repeating it, or repeat it "
+            "with the same Idempotency-Key."
+        ),
+    ),
+    DatabaseTimeoutError: (
+        "database-timeout",
+        "The database did not finish this request within its time limit; nothing was changed.",
+    ),
+    OverloadedError: (
+        "overloaded",
+        "Too many requests are waiting for the database; nothing was changed.",
+    ),
+    StoppingError: ("stopping", "The service is shutting down; nothing was changed."),
 }
 
 
@@ -120,14 +158,83 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(500, detail="The service failed to handle this request.")
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> ProblemResponse:
-    _logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, detail="The service failed to handle this request.")
+async def _unavailable(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, UnavailableError)  # noqa: S101 - registered for this type
+    name, detail = next(_UNAVAILABLE[cls] for cls in type(exc).__mro__ if cls in _UNAVAILABLE)
+    level = logging.ERROR if isinstance(exc, CommitOutcomeUnknownError) else logging.INFO
+    _logger.log(level, "503 %s on %s %s: %s", name, request.method, request.url.path, exc)
+    settings: Settings = request.app.state.settings
+    return problem(
+        503,
+        type_=f"urn:notes:problem:{name}",
+        detail=detail,
+        headers={"Retry-After": str(settings.retry_after)},
+    )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Route every error the app can raise through problem details."""
+class UnexpectedErrorMiddleware:
+    """Answer any error no handler took with a ``500`` problem, and keep the connection.
+
+    Starlette's own catch-all (an ``Exception`` handler) answers and then raises the error
+    again, so that the server logs it; uvicorn then closes the client's keep-alive
+    connection, and the client's next request on it fails. This middleware, inside
+    Starlette's, logs the error and answers, and nothing is raised further. If the response
+    had already begun, no other can be sent: the error is raised on, and the connection ends.
+
+    A request cancelled before it is answered (uvicorn cancels those still running when its
+    graceful shutdown times out) is answered ``503`` (``stopping``, with ``Retry-After``)
+    instead of the ``500`` uvicorn would send: whatever it was doing was rolled back with it.
+    """
+
+    def __init__(self, app: ASGIApp, *, retry_after: int) -> None:
+        self.app = app
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            _logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = problem(500, detail="The service failed to handle this request.")
+            await response(scope, receive, send)
+        except asyncio.CancelledError:
+            if started:
+                raise
+            _logger.warning(
+                "%s %s cancelled: the server is stopping", scope["method"], scope["path"]
+            )
+            response = problem(
+                503,
+                type_="urn:notes:problem:stopping",
+                detail="The service is shutting down; this request was stopped before it ended.",
+                headers={"Retry-After": str(self.retry_after), "Connection": "close"},
+            )
+            await response(scope, receive, send)
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled: answered, and the task ends now
+
+
+def install_problem_handlers(app: FastAPI, settings: Settings) -> None:
+    """Route every error the app can raise through problem details.
+
+    Call it after every other middleware is added: the catch-all must sit outside them all.
+    """
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(NotesError, _domain_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(UnavailableError, _unavailable)
+    app.add_middleware(UnexpectedErrorMiddleware, retry_after=settings.retry_after)

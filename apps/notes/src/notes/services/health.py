@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
-from notes.services.ports import SchemaState
+from notes.core.errors import UnavailableError
+from notes.services.ports import DatabaseState
 
 _logger = logging.getLogger(__name__)
 
@@ -22,20 +24,32 @@ class Readiness:
 
 
 class HealthService:
-    """Readiness: the database answers and its schema is at the migration the code expects."""
+    """Readiness: reads and writes both work, and the schema is at the migration the code
+    expects."""
 
-    def __init__(self, schema: SchemaState, *, expected_revision: str) -> None:
-        self._schema = schema
+    def __init__(self, database: DatabaseState, *, expected_revision: str) -> None:
+        self._database = database
         self._expected = expected_revision
 
     async def readiness(self) -> Readiness:
-        """Ask the database; never raises for a database that is down."""
-        database = self._schema.describe()
-        try:
-            revision = await self._schema.current_revision()
-        except ConnectionError as error:
-            _logger.warning("readiness: database %s unreachable: %s", database, error)
+        """Ask the database, the way reads and the way writes go, at once; never raises for a
+        database that is down."""
+        database = self._database.describe()
+        reads, revision = await asyncio.gather(
+            self._database.check_reads(),
+            self._database.current_revision(),
+            return_exceptions=True,
+        )
+        if isinstance(revision, UnavailableError):
+            _logger.warning("readiness: database %s unreachable: %s", database, revision)
             return self._answer("database unreachable", database, None)
+        if isinstance(reads, UnavailableError):
+            _logger.warning("readiness: reads from %s fail: %s", database, reads)
+            return self._answer("reads unavailable", database, None)
+        if isinstance(revision, BaseException):
+            raise revision
+        if isinstance(reads, BaseException):
+            raise reads
         if revision != self._expected:
             return self._answer("schema not at migration head", database, revision)
         return self._answer("ready", database, revision, ready=True)

@@ -76,7 +76,7 @@ class NotesService:
     back, together.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - its ports and limits, each a keyword with a default
         self,
         uow: UnitsOfWork,
         *,
@@ -84,17 +84,19 @@ class NotesService:
         clock: Clock = utc_now,
         new_id: Callable[[], uuid.UUID] = uuid7,
         cursors: CursorCodec | None = None,
+        max_waiting_creates: int = 10_000,
     ) -> None:
         """``reader`` serves the reads, which need no transaction of their own (with
         PostgreSQL: one autocommit statement on the read pool); by default each read runs in a
-        unit of work of its own.
+        unit of work of its own. At most ``max_waiting_creates`` creates wait for their group
+        commit; beyond, ``create`` raises OverloadedError at once.
         """
         self._uow = uow
         self._reader = reader or _ReaderOverUnitsOfWork(uow)
         self._clock = clock
         self._new_id = new_id
         self._cursors = cursors or CursorCodec(secrets.token_bytes(32))
-        self._creates = Batcher(self._store_new)
+        self._creates = Batcher(self._store_new, max_waiting=max_waiting_creates)
 
     def _new_note(self, owner_id: uuid.UUID, contents: str, category: str, now: datetime) -> Note:
         return Note(
@@ -112,11 +114,18 @@ class NotesService:
         """Store a new note of ``owner_id`` and return it once committed.
 
         Creates that arrive together are committed together (group commit): one transaction
-        and one round trip per statement for the lot, instead of for each note.
+        and one round trip per statement for the lot, instead of for each note. When that
+        transaction fails for the database's sake (``UnavailableError``), every create of it
+        fails with that error and none is tried again (see ``Batcher``).
         """
         note = self._new_note(owner_id, contents, category, self._clock())
         await self._creates.submit(note)
         return NoteView.of(note)
+
+    async def close(self, timeout: float) -> None:  # noqa: ASYNC109 - see Batcher.close
+        """Take no more creates (``StoppingError``); wait up to ``timeout`` seconds for those
+        accepted to be committed, then give up on the rest (see ``Batcher.close``)."""
+        await self._creates.close(timeout)
 
     @property
     def create_batches(self) -> int:

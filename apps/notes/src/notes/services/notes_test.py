@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from testkit import OWNER
 
+from notes.core.errors import CommitOutcomeUnknownError, DatabaseUnavailableError, StoppingError
 from notes.core.ids import uuid7
 from notes.entities import (
     NO_FILTER,
@@ -73,17 +74,46 @@ async def test_creates_that_arrive_together_are_committed_together(memory_db, cl
     assert [event.note_id for event in events] == [note.id for note in created]
 
 
-async def test_when_a_group_fails_to_commit_each_create_is_tried_alone(memory_db, clock):
+async def test_when_a_group_fails_for_a_note_each_create_is_tried_alone(memory_db, clock):
     service = NotesService(memory_db.unit_of_work, clock=clock)
+    memory_db.commit_error = ValueError  # a fault of the data, not of the database
     memory_db.fail_commits = 2  # the group's commit, then the first note's alone
     first, *others = await asyncio.gather(
         *(service.create(OWNER, contents=f"note {i}") for i in range(3)), return_exceptions=True
     )
-    assert isinstance(first, ConnectionError)
+    assert isinstance(first, ValueError)
     assert all(isinstance(note, NoteView) for note in others)
     async with memory_db.unit_of_work() as uow:
         stored = await uow.notes.list(OWNER, limit=10)
     assert sorted(n.contents for n in stored) == ["note 1", "note 2"]
+
+
+@pytest.mark.parametrize("error", [DatabaseUnavailableError, CommitOutcomeUnknownError])
+async def test_when_a_group_fails_for_the_database_every_create_fails_untried(
+    memory_db, clock, error
+):
+    service = NotesService(memory_db.unit_of_work, clock=clock)
+    memory_db.commit_error = error
+    memory_db.fail_commits = 1
+    outcomes = await asyncio.gather(
+        *(service.create(OWNER, contents=f"note {i}") for i in range(3)), return_exceptions=True
+    )
+    assert [type(outcome) for outcome in outcomes] == [error] * 3
+    assert memory_db.fail_commits == 0  # one commit was tried: the group's, none alone
+    async with memory_db.unit_of_work() as uow:
+        assert await uow.notes.list(OWNER, limit=10) == []
+
+
+async def test_creates_are_refused_once_closed_and_close_waits_for_those_accepted(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    accepted = [asyncio.create_task(service.create(OWNER, contents=f"note {i}")) for i in range(3)]
+    await asyncio.sleep(0)
+    await service.close(timeout=10)
+    assert all(isinstance(task.result(), NoteView) for task in accepted)
+    with pytest.raises(StoppingError):
+        await service.create(OWNER, contents="too late")
+    async with memory_db.unit_of_work() as uow:
+        assert len(await uow.notes.list(OWNER, limit=10)) == 3
 
 
 async def test_category_defaults_to_empty(service):

@@ -301,7 +301,11 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def commit(self) -> None:
-        """Make every change of this unit of work durable, or raise and keep none."""
+        """Make every change of this unit of work durable, or raise and keep none.
+
+        Unless the connection to the database fails during the commit itself: then
+        ``CommitOutcomeUnknownError``, and the changes may or may not have been kept.
+        """
 
 
 UnitsOfWork = Callable[[], UnitOfWork]
@@ -319,14 +323,19 @@ Listen = Callable[[], AbstractAsyncContextManager[Wakeups]]
 """Opens a listening session; leaving it disconnects."""
 
 
-class SchemaState(Protocol):
-    """Where the database is and which migration its schema is at."""
+class DatabaseState(Protocol):
+    """Where the database is, whether it serves reads and writes, and which migration its
+    schema is at."""
 
     def describe(self) -> str:
         """The server and database, without credentials."""
 
     async def current_revision(self) -> str | None:
-        """The migration the schema is at; None if never migrated.
+        """The migration the schema is at, asked where writes go; None if never migrated.
 
-        ``ConnectionError`` when the database cannot be reached or does not answer.
+        An ``UnavailableError`` when the database cannot be reached, does not answer in time,
+        or takes no writes (a standby).
         """
+
+    async def check_reads(self) -> None:
+        """Return if a read can be served now; an ``UnavailableError`` if not."""
