@@ -31,7 +31,8 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
-	db_migration_create set_password shell shell_db db_stop destroy compose_up compose_down compose_logs \
+	db_migration_create set_password events_parked events_requeue shell shell_db db_stop destroy \
+	compose_up compose_down compose_logs \
 	events_graph bench bench_http bench_depth bench_events bench_queue_spike
 
 help: ## List the targets
@@ -173,6 +174,17 @@ set_password: .venv/.synced ## Give an account a new password (asked for): make 
 	$(call banner,new password for $(EMAIL))
 	@test -n "$(EMAIL)" || { echo 'usage: make set_password EMAIL=someone@example.com'; exit 2; }
 	$(WITH_DB) python -m notes.admin set-password "$(EMAIL)"
+
+events_parked: .venv/.synced ## List the parked events (dead letters) and their last errors; LISTENER=... LIMIT=...
+	$(call banner,parked events)
+	$(WITH_DB) python -m notes.admin parked-events $(if $(LISTENER),--listener "$(LISTENER)") \
+		$(if $(LIMIT),--limit $(LIMIT))
+
+events_requeue: .venv/.synced ## Make parked events pending again: make events_requeue IDS="1 2" | ALL=1 [LISTENER=...]
+	$(call banner,requeueing parked events)
+	@test -n "$(IDS)$(ALL)" || { echo 'usage: make events_requeue IDS="12 34" or ALL=1 [LISTENER=name]'; exit 2; }
+	$(WITH_DB) python -m notes.admin requeue-events $(IDS) $(if $(ALL),--all) \
+		$(if $(LISTENER),--listener "$(LISTENER)")
 
 shell: .venv/.synced ## A Python shell with the service importable and the database configured
 	$(call banner,python shell)

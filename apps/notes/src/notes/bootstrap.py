@@ -29,7 +29,8 @@ from notes.core.config import Settings
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
-from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.dead_letters import DeadLetters
+from notes.services.dispatch import Dispatcher, EventPruner, EventWorker, RetryPolicy
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
@@ -54,6 +55,7 @@ class Container:
     counts: CountsService
     health: HealthService
     accounts: AccountsService
+    dead_letters: DeadLetters
 
     async def close(self) -> None:
         """Send the last wake-up of the event worker, then release the database connections."""
@@ -87,6 +89,7 @@ async def bootstrap(settings: Settings) -> Container:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
     schema_head = head_revision(settings.migrations_dir)
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
     container = Container(
         settings=settings,
         engine=engine,
@@ -96,9 +99,9 @@ async def bootstrap(settings: Settings) -> Container:
         notes=NotesService(
             uow,
             reader=PooledNoteReader(read_pool),
-            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+            cursors=cursors,
         ),
-        counts=CountsService(uow),
+        counts=CountsService(uow, cursors=cursors),
         health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
         accounts=AccountsService(
             uow,
@@ -109,6 +112,7 @@ async def bootstrap(settings: Settings) -> Container:
             failure_window=timedelta(seconds=settings.login_failure_window_seconds),
             cache_seconds=settings.token_cache_seconds,
         ),
+        dead_letters=DeadLetters(uow),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container
@@ -121,10 +125,22 @@ def event_worker(container: Container) -> EventWorker:
         container.uow,
         build_bus(container.uow),
         batch_size=settings.worker_batch_size,
+        policy=RetryPolicy(
+            max_attempts=settings.event_max_attempts,
+            base=settings.event_retry_base_seconds,
+            cap=settings.event_retry_max_seconds,
+        ),
+    )
+    pruner = EventPruner(
+        container.uow,
+        retention=timedelta(hours=settings.event_retention_hours),
+        parked_retention=timedelta(hours=settings.parked_event_retention_hours),
     )
     return EventWorker(
         dispatcher,
         lambda: listen(settings.database_url, application_name=f"{settings.app_name}-worker"),
         poll_interval=settings.worker_poll_interval,
         reconnect_interval=settings.worker_reconnect_interval,
+        pruner=pruner,
+        prune_interval=settings.event_prune_interval_seconds,
     )

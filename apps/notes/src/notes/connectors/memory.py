@@ -16,23 +16,27 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from notes.entities import (
     NO_FILTER,
     AccessToken,
     Account,
     Count,
+    FailureCount,
     IdempotencyKey,
+    ListenerFailure,
     Note,
     NoteEvent,
     NoteFilter,
     NoteView,
+    ParkedEvent,
     Position,
     Principal,
     TokenInfo,
+    UndecodableEvent,
     User,
 )
 
@@ -161,6 +165,15 @@ class _Table(Generic[K, V]):
                 view[key] = value
         return view
 
+    def snapshot(self) -> dict[K, V]:
+        """A copy of this unit of work's rows, for ``restore``."""
+        return {key: self._copy(value) for key, value in self.rows.items()}
+
+    def restore(self, saved: dict[K, V]) -> None:
+        """Put the rows back as ``snapshot`` found them (in place: repositories share them)."""
+        self.rows.clear()
+        self.rows.update(saved)
+
     def publish(self) -> None:
         for key, value in list(self._changes()):
             if value is None:
@@ -181,8 +194,11 @@ class InMemoryDatabase:
         self.tokens: dict[uuid.UUID, AccessToken] = {}
         self.login_failures: dict[int, tuple[str, datetime]] = {}
         self.last_failure_id = 0
-        self.events: dict[int, NoteEvent] = {}
-        self.dispatched: dict[int, bool] = {}
+        # A recorded event, or the raw row of one this release cannot read (``add_raw_event``).
+        self.events: dict[int, NoteEvent | dict[str, Any]] = {}
+        self.dispatched: dict[int, datetime] = {}  # event id -> when it was marked dispatched
+        self.retry_at: dict[int, datetime] = {}
+        self.failures: dict[tuple[int, str], _Failure] = {}
         self.processed: dict[tuple[int, str], bool] = {}
         self.note_tags: dict[uuid.UUID, frozenset[str]] = {}
         self.tag_counts: dict[tuple[uuid.UUID, str], int] = {}
@@ -202,6 +218,19 @@ class InMemoryDatabase:
     def category_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed category counts, by name."""
         return {name: n for (owner, name), n in self.category_counts.items() if owner == owner_id}
+
+    def add_raw_event(self, event_type: str, payload: dict[str, Any]) -> int:
+        """Store an event row as a newer release might have written it; its id."""
+        self.last_event_id += 1
+        self.events[self.last_event_id] = {
+            "id": self.last_event_id,
+            "type": event_type,
+            "note_id": uuid.UUID(int=0),
+            "owner_id": uuid.UUID(int=0),
+            "occurred_at": datetime.now(UTC),
+            "payload": payload,
+        }
+        return self.last_event_id
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
@@ -337,6 +366,19 @@ class InMemoryIdempotencyKeyRepository:
         self.held.clear()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    attempts: int
+    last_error: str
+    first_failed_at: datetime
+    last_failed_at: datetime
+    parked_at: datetime | None
+
+
+def _decoded(stored: NoteEvent | dict[str, Any]) -> NoteEvent | UndecodableEvent:
+    return NoteEvent.decode(stored) if isinstance(stored, dict) else stored
+
+
 class InMemoryEventLog:
     """Events in a dict; ids come from the database, like a sequence (never reused)."""
 
@@ -346,6 +388,12 @@ class InMemoryEventLog:
         self.events = _Table(database.events)
         self.dispatched = _Table(database.dispatched)
         self.processed = _Table(database.processed)
+        self.retry_at = _Table(database.retry_at)
+        self.failures = _Table(database.failures)
+
+    def tables(self) -> list[_Table[Any, Any]]:
+        """Every table this event log changes."""
+        return [self.events, self.dispatched, self.processed, self.retry_at, self.failures]
 
     async def add(self, event: NoteEvent) -> NoteEvent:
         self._database.last_event_id += 1
@@ -356,21 +404,31 @@ class InMemoryEventLog:
     async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
         return [await self.add(event) for event in events]
 
-    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+    async def claim_pending(
+        self, limit: int, *, now: datetime | None = None
+    ) -> list[NoteEvent | UndecodableEvent]:
         claimed = self._database.claimed
-        ids = sorted(
+        dispatched = self.dispatched.current()
+        retry_at = self.retry_at.current()
+        free = [
             event_id
             for event_id in self.events.current()
-            if event_id not in self.dispatched.current()
-            and claimed.get(event_id, self._owner) is self._owner
-        )[:limit]
+            if event_id not in dispatched and claimed.get(event_id, self._owner) is self._owner
+        ]
+        ids: list[int] = []
+        if now is not None:
+            due = [i for i in free if i in retry_at and retry_at[i] <= now]
+            ids = sorted(due, key=lambda i: (retry_at[i], i))[:limit]
+        if not ids:
+            ids = sorted(i for i in free if i not in retry_at)[:limit]
         for event_id in ids:
             claimed[event_id] = self._owner
-        return [self.events.current()[event_id] for event_id in ids]
+        return [_decoded(self.events.current()[event_id]) for event_id in ids]
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        now = datetime.now(UTC)
         for event_id in event_ids:
-            self.dispatched.rows[event_id] = True
+            self.dispatched.rows[event_id] = now
 
     async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
         done = self.processed.current()
@@ -384,7 +442,103 @@ class InMemoryEventLog:
 
     async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
         events = self.events.current()
-        return [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+        found = [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+        return [event for event in found if isinstance(event, NoteEvent)]
+
+    async def record_failures(
+        self, failures: Sequence[ListenerFailure], *, now: datetime, max_attempts: int
+    ) -> list[FailureCount]:
+        counts = []
+        for failure in sorted(failures, key=lambda f: (f.event_id, f.listener)):
+            key = (failure.event_id, failure.listener)
+            before = self.failures.current().get(key)
+            attempts = 1 if before is None else before.attempts + 1
+            parked_at = before.parked_at if before is not None else None
+            if parked_at is None and attempts >= max_attempts:
+                parked_at = now
+            self.failures.rows[key] = _Failure(
+                attempts=attempts,
+                last_error=failure.error,
+                first_failed_at=now if before is None else before.first_failed_at,
+                last_failed_at=now,
+                parked_at=parked_at,
+            )
+            counts.append(FailureCount(*key, attempts, parked_at is not None))
+        return counts
+
+    async def retry_later(self, retry_at: Mapping[int, datetime]) -> None:
+        for event_id, at in retry_at.items():
+            if event_id in self.events.current():
+                self.retry_at.rows[event_id] = at
+
+    async def parked(self, *, limit: int, listener: str | None = None) -> list[ParkedEvent]:
+        events = self.events.current()
+        found = []
+        for (event_id, name), failure in self.failures.current().items():
+            if failure.parked_at is None or listener not in (None, name):
+                continue
+            stored = events.get(event_id)
+            event = None if stored is None else _decoded(stored)
+            found.append(
+                ParkedEvent(
+                    event_id=event_id,
+                    listener=name,
+                    type="" if event is None else event.type,
+                    note_id=event.note_id if isinstance(event, NoteEvent) else None,
+                    attempts=failure.attempts,
+                    last_error=failure.last_error,
+                    parked_at=failure.parked_at,
+                )
+            )
+        found.sort(key=lambda p: (p.parked_at, p.event_id, p.listener))
+        return found[:limit]
+
+    async def requeue(
+        self, event_ids: Collection[int] | None = None, *, listener: str | None = None
+    ) -> int:
+        chosen = {
+            event_id
+            for (event_id, name), failure in self.failures.current().items()
+            if failure.parked_at is not None
+            and (event_ids is None or event_id in event_ids)
+            and listener in (None, name)
+            and event_id in self.events.current()
+        }
+        for event_id, name in list(self.failures.current()):
+            if event_id in chosen:
+                self.failures.rows.pop((event_id, name), None)
+        for event_id in chosen:
+            self.dispatched.rows.pop(event_id, None)
+            self.retry_at.rows.pop(event_id, None)
+        return len(chosen)
+
+    async def prune(
+        self, *, dispatched_before: datetime, parked_before: datetime, limit: int
+    ) -> int:
+        claimed = self._database.claimed
+        kept = {
+            event_id
+            for (event_id, _), failure in self.failures.current().items()
+            if failure.parked_at is not None and failure.parked_at >= parked_before
+        }
+        doomed = sorted(
+            (
+                (at, event_id)
+                for event_id, at in self.dispatched.current().items()
+                if at < dispatched_before
+                and event_id not in kept
+                and claimed.get(event_id, self._owner) is self._owner
+            ),
+        )[:limit]
+        ids = {event_id for _, event_id in doomed}
+        for table in (self.processed, self.failures):
+            for key in [k for k in table.current() if k[0] in ids]:
+                table.rows.pop(key, None)
+        for event_id in ids:
+            self.events.rows.pop(event_id, None)
+            self.dispatched.rows.pop(event_id, None)
+            self.retry_at.rows.pop(event_id, None)
+        return len(ids)
 
     def release(self) -> None:
         """Let go of the claimed events, as the end of a transaction releases its locks."""
@@ -447,11 +601,21 @@ class InMemoryCountRepository:
             )
             _set_count(self.category_count_rows.rows, (owner_id, name), count)
 
-    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.tag_count_rows.rows, owner_id)]
+    async def tag_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        return _page(_most_used(self.tag_count_rows.rows, owner_id), limit, after)
 
-    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.category_count_rows.rows, owner_id)]
+    async def category_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        return _page(_most_used(self.category_count_rows.rows, owner_id), limit, after)
+
+
+def _page(rows: list[tuple[str, int]], limit: int, after: Count | None) -> list[Count]:
+    if after is not None:
+        rows = [(n, c) for n, c in rows if (-c, n) > (-after.count, after.name)]
+    return [Count(n, c) for n, c in rows[:limit]]
 
 
 def _set_count(
@@ -648,6 +812,31 @@ class InMemoryUnitOfWork:
         self.tokens = InMemoryTokenRepository(self._tokens.rows)
         self.login_failures = InMemoryLoginFailureLog(database, self._failures.rows)
 
+    def _tables(self) -> list[_Table[Any, Any]]:
+        return [
+            self._notes,
+            *self._events.tables(),
+            self._note_tags.note_tag_rows,
+            self._counts.tag_count_rows,
+            self._counts.category_count_rows,
+            self._keys,
+            self._users,
+            self._tokens,
+            self._failures,
+        ]
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """An exception in the block puts every table back as it was when the block began."""
+        tables = self._tables()
+        saved = [table.snapshot() for table in tables]
+        try:
+            yield
+        except BaseException:
+            for table, rows in zip(tables, saved, strict=True):
+                table.restore(rows)
+            raise
+
     def _release(self) -> None:
         """Let go of claimed events and locked keys, as the end of a transaction does."""
         self._events.release()
@@ -667,19 +856,7 @@ class InMemoryUnitOfWork:
             msg = "commit failed (as the test asked)"
             raise ConnectionError(msg)
         added_events = self._events.events.rows.keys() - self.database.events.keys()
-        for table in (
-            self._notes,
-            self._events.events,
-            self._events.dispatched,
-            self._events.processed,
-            self._note_tags.note_tag_rows,
-            self._counts.tag_count_rows,
-            self._counts.category_count_rows,
-            self._keys,
-            self._users,
-            self._tokens,
-            self._failures,
-        ):
+        for table in self._tables():
             table.publish()
         self.database.commits += 1
         self._release()

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    # A listener failing on an event: tries in all, then the first delay, doubling to the cap.
+    event_max_attempts: Annotated[int, Field(ge=1, le=100)] = 10
+    event_retry_base_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    event_retry_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    # Dispatched events are kept this long (what a stream can resume from), parked ones this
+    # long after parking; the worker prunes every event_prune_interval_seconds.
+    event_retention_hours: Annotated[float, Field(gt=0, le=87_600)] = 168.0
+    parked_event_retention_hours: Annotated[float, Field(gt=0, le=87_600)] = 720.0
+    event_prune_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     migrations_dir: Path = MIGRATIONS_DIR
     token_lifetime_days: Annotated[int, Field(ge=1, le=365)] = 30
     # How long a process trusts a token it has looked up: the bound on honouring a revoked one.

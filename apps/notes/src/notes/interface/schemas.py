@@ -15,11 +15,18 @@ from pydantic import (
     model_validator,
 )
 
-from notes.entities import Account, Count, NoteView, TokenInfo
+from notes.entities import (
+    TAGS_PER_NOTE_MAX,
+    Account,
+    Count,
+    NoteView,
+    TokenInfo,
+    has_too_many_tags,
+)
 from notes.entities.accounts import EMAIL_MAX
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
-from notes.services.cursors import MAX_CURSOR_LENGTH
+from notes.services.cursors import MAX_COUNT_CURSOR_LENGTH, MAX_CURSOR_LENGTH
 from notes.services.health import Readiness as ServiceReadiness
 
 
@@ -31,8 +38,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _few_enough_tags(value: str) -> str:
+    """Refuse contents with more distinct hashtags than a note may carry."""
+    if has_too_many_tags(value):
+        msg = f"must not carry more than {TAGS_PER_NOTE_MAX} distinct hashtags"
+        raise ValueError(msg)
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
-Contents = Annotated[Text, Field(min_length=1, max_length=CONTENTS_MAX)]
+Contents = Annotated[
+    Text, Field(min_length=1, max_length=CONTENTS_MAX), AfterValidator(_few_enough_tags)
+]
 Category = Annotated[Text, Field(max_length=CATEGORY_MAX)]
 TagName = Annotated[Text, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
 
@@ -102,6 +119,18 @@ class NoteListQuery(BaseModel):
         """The query of the page after this one: the same filters and limit, and ``cursor``."""
         params = self.model_dump(mode="json", exclude_none=True, exclude={"offset", "cursor"})
         return {**{k: str(v) for k, v in params.items()}, "cursor": cursor}
+
+
+class CountListQuery(BaseModel):
+    """The query parameters of ``GET /tags/`` and ``GET /categories/``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: Annotated[
+        str | None,
+        Field(min_length=1, max_length=MAX_COUNT_CURSOR_LENGTH, description="From a next link"),
+    ] = None
 
 
 class NoteRead(BaseModel):
