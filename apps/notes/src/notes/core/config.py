@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     db_connect_attempts: Annotated[int, Field(ge=1)] = 20
     db_connect_interval: Annotated[float, Field(gt=0)] = 0.5
     log_level: str = "INFO"
-    max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
+    # The largest legal note written in the most verbose JSON (every character of 100,000
+    # contents and 100 category characters as a \\uXXXX\\uXXXX surrogate pair: 1,201,226 bytes),
+    # with room to spare: 1.25 MiB.
+    max_body_bytes: Annotated[int, Field(ge=1)] = 1_310_720
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 16_384
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -9,9 +10,11 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -45,6 +48,27 @@ def _few_enough_tags(value: str) -> str:
         raise ValueError(msg)
     return value
 
+
+# An ISO 8601 date and time with its offset: "2026-01-01T00:00:00Z", "...+02:00".
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})"
+)
+
+
+def _iso_with_offset(value: object) -> object:
+    """Refuse what pydantic would read as a timestamp but the API does not promise: numbers
+    (Unix times such as ``1700000000`` or ``0.5``) and dates without an offset."""
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        msg = "must be an ISO 8601 date and time with an offset, such as 2026-01-01T00:00:00Z"
+        raise ValueError(msg)
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_with_offset),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _TIMESTAMP.pattern}),
+]
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Contents = Annotated[
@@ -96,10 +120,10 @@ class NoteListQuery(BaseModel):
     ] = None
     category: Category | None = None
     created_after: Annotated[
-        AwareDatetime | None, Field(description="Inclusive; ISO 8601 with an offset")
+        Timestamp | None, Field(description="Inclusive; ISO 8601 with an offset")
     ] = None
     created_before: Annotated[
-        AwareDatetime | None, Field(description="Exclusive; ISO 8601 with an offset")
+        Timestamp | None, Field(description="Exclusive; ISO 8601 with an offset")
     ] = None
     q: Annotated[
         Text | None,
