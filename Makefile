@@ -33,7 +33,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
 	db_migration_create set_password events_parked events_requeue shell shell_db db_stop destroy \
 	compose_up compose_down compose_logs \
-	events_graph bench bench_http bench_depth bench_events bench_queue_spike
+	events_graph bench bench_http bench_depth bench_events bench_queue_spike fuzz soak
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -100,6 +100,12 @@ mutation: .venv/.synced ## Mutation testing of notes.services against the unit t
 test_external: .venv/.synced ## External tests alone; with NOTES_EXTERNAL_BASE_URL=URL, against that running server
 	$(call banner,external tests$(if $(NOTES_EXTERNAL_BASE_URL), against $(NOTES_EXTERNAL_BASE_URL)))
 	$(RUN) pytest -m "$(if $(NOTES_EXTERNAL_BASE_URL),external and not own_process,external)"
+
+FUZZ_EXAMPLES ?= 100
+fuzz: .venv/.synced ## schemathesis against the app's own OpenAPI, FUZZ_EXAMPLES (100) cases per operation and phase; make check runs 6
+	$(call banner,fuzzing the API with schemathesis ($(FUZZ_EXAMPLES) examples per operation))
+	NOTES_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -p no:cacheprovider -s -q \
+		apps/notes/src/notes/interface/fuzz_external_test.py
 
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
