@@ -129,6 +129,10 @@ def _same_token(a: AccessToken, b: AccessToken) -> bool:
 _NONE: frozenset[str] = frozenset()
 
 
+class DuplicateKeyError(ValueError):
+    """A row with this key exists (the fake's unique violation)."""
+
+
 class _Table(Generic[K, V]):
     """A unit of work's copy of one committed table; ``publish`` writes back only its changes.
 
@@ -164,6 +168,19 @@ class _Table(Generic[K, V]):
             else:
                 view[key] = value
         return view
+
+    def refresh(self, key: K) -> None:
+        """Read ``key`` again as committed now, as a locked read in PostgreSQL does."""
+        if key in self._committed:
+            self._original[key] = self._copy(self._committed[key])
+            self.rows[key] = self._copy(self._committed[key])
+        else:
+            self._original.pop(key, None)
+            self.rows.pop(key, None)
+
+    def committed_or_own(self, key: K) -> bool:
+        """Whether ``key`` exists, committed by anyone or added by this unit of work."""
+        return key in self.rows or key in self._committed
 
     def snapshot(self) -> dict[K, V]:
         """A copy of this unit of work's rows, for ``restore``."""
@@ -210,6 +227,27 @@ class InMemoryDatabase:
         self.connections = 0
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
+        # Row and unique-key locks: key -> (the transaction holding it, set when released).
+        self.row_locks: dict[object, tuple[object, asyncio.Event]] = {}
+
+    async def lock(self, key: object, holder: object) -> bool:
+        """Take ``key`` for ``holder`` until ``unlock_all``, waiting while another holds it;
+        whether it is newly taken (False: ``holder`` had it already)."""
+        while True:
+            held = self.row_locks.get(key)
+            if held is None:
+                self.row_locks[key] = (holder, asyncio.Event())
+                return True
+            if held[0] is holder:
+                return False
+            await held[1].wait()
+
+    def unlock_all(self, holder: object) -> None:
+        """Release every lock ``holder`` took, waking whoever waits for one."""
+        for key, (owner, released) in list(self.row_locks.items()):
+            if owner is holder:
+                del self.row_locks[key]
+                released.set()
 
     def tag_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed tag counts, by name."""
@@ -258,21 +296,38 @@ class InMemoryDatabase:
 
 
 class InMemoryNoteRepository:
-    """Notes in a dict; a unit of work decides which of its changes are kept."""
+    """Notes in a dict; a unit of work decides which of its changes are kept.
+
+    As in PostgreSQL, a locked read (``get_for_update``) waits while another unit of work holds
+    the note and then reads it as committed; stored notes are copies of what was added; an id
+    that exists, committed by another unit of work meanwhile or not, is refused at the insert.
+    """
 
     def __init__(
         self,
         rows: dict[uuid.UUID, Note] | None = None,
         note_tags: dict[uuid.UUID, frozenset[str]] | None = None,
+        *,
+        table: _Table[uuid.UUID, Note] | None = None,
+        database: InMemoryDatabase | None = None,
+        holder: object = None,
     ) -> None:
         self.rows: dict[uuid.UUID, Note] = {} if rows is None else rows
         self.note_tags = {} if note_tags is None else note_tags
+        self._table = table
+        self._database = database
+        self._holder = holder
 
     async def add(self, note: Note) -> None:
-        if note.id in self.rows:
-            msg = f"duplicate note id {note.id}"
-            raise ValueError(msg)
-        self.rows[note.id] = note
+        exists = note.id in self.rows or (
+            self._table is not None and self._table.committed_or_own(note.id)
+        )
+        if exists:
+            msg = f"duplicate key value violates unique constraint: note id {note.id}"
+            raise DuplicateKeyError(msg)
+        if self._database is not None:
+            await self._database.lock(("notes", note.id), self._holder)
+        self.rows[note.id] = _copy_note(note)
 
     async def add_all(self, notes: Sequence[Note]) -> None:
         for note in notes:
@@ -283,6 +338,7 @@ class InMemoryNoteRepository:
         return None if note is None or note.owner_id != owner_id else NoteView.of(note)
 
     async def get_for_update(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note | None:
+        await self._lock(note_id)
         note = self._live(note_id)
         return None if note is None or note.owner_id != owner_id else note
 
@@ -290,7 +346,15 @@ class InMemoryNoteRepository:
         return [NoteView.of(note) for note in self._live_among(note_ids)]
 
     async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
+        for note_id in sorted(set(note_ids)):
+            await self._lock(note_id)
         return self._live_among(note_ids)
+
+    async def _lock(self, note_id: uuid.UUID) -> None:
+        if self._database is None or self._table is None:
+            return
+        if await self._database.lock(("notes", note_id), self._holder):
+            self._table.refresh(note_id)
 
     def _live(self, note_id: uuid.UUID) -> Note | None:
         note = self.rows.get(note_id)
@@ -328,6 +392,7 @@ class InMemoryIdempotencyKeyRepository:
     ) -> None:
         self.rows = rows
         self.held: set[tuple[uuid.UUID, str]] = set()
+        self._removed: set[tuple[uuid.UUID, str]] = set()
         self._database = database
 
     async def try_lock(self, owner_id: uuid.UUID, key: str) -> bool:
@@ -341,16 +406,23 @@ class InMemoryIdempotencyKeyRepository:
         return True
 
     async def get(self, owner_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-        return self.rows.get((owner_id, key))
+        if (owner_id, key) in self._database.idempotency_keys and (owner_id, key) in self.held:
+            # Read after taking the key's lock: what is committed now, as PostgreSQL would.
+            self.rows[owner_id, key] = _copy_key(self._database.idempotency_keys[owner_id, key])
+        record = self.rows.get((owner_id, key))
+        return None if record is None else _copy_key(record)
 
     async def add(self, record: IdempotencyKey) -> None:
-        if (record.owner_id, record.key) in self.rows:
-            msg = f"duplicate idempotency key {record.key!r}"
-            raise ValueError(msg)
-        self.rows[record.owner_id, record.key] = record
+        key = (record.owner_id, record.key)
+        committed = key in self._database.idempotency_keys and key not in self._removed
+        if key in self.rows or committed:
+            msg = f"duplicate key value violates unique constraint: idempotency key {record.key!r}"
+            raise DuplicateKeyError(msg)
+        self.rows[key] = _copy_key(record)
 
     async def remove(self, record: IdempotencyKey) -> None:
         del self.rows[record.owner_id, record.key]
+        self._removed.add((record.owner_id, record.key))
 
     async def purge_expired(self, now: datetime, *, limit: int) -> int:
         expired = sorted(
@@ -635,17 +707,33 @@ def _most_used(
 
 
 class InMemoryUserRepository:
-    """Accounts in a dict; emails unique by their lower-cased form, as in PostgreSQL."""
+    """Accounts in a dict; emails unique by their lower-cased form, as in PostgreSQL.
 
-    def __init__(self, rows: dict[uuid.UUID, User]) -> None:
+    As ``INSERT ... ON CONFLICT DO NOTHING`` does, adding an email that another unit of work
+    is adding waits for it to end: False if it committed, the insert if it did not.
+    """
+
+    def __init__(
+        self,
+        rows: dict[uuid.UUID, User],
+        *,
+        database: InMemoryDatabase | None = None,
+        holder: object = None,
+    ) -> None:
         self.rows = rows
+        self._database = database
+        self._holder = holder
 
     async def add(self, user: User) -> bool:
-        if any(u.email_key == user.email_key for u in self.rows.values()):
+        committed: Collection[User] = ()
+        if self._database is not None:
+            await self._database.lock(("users.email_key", user.email_key), self._holder)
+            committed = self._database.users.values()
+        if any(u.email_key == user.email_key for u in [*self.rows.values(), *committed]):
             return False
-        if user.id in self.rows:
-            msg = f"duplicate user id {user.id}"
-            raise ValueError(msg)
+        if user.id in self.rows or (self._database is not None and user.id in self._database.users):
+            msg = f"duplicate key value violates unique constraint: user id {user.id}"
+            raise DuplicateKeyError(msg)
         self.rows[user.id] = _copy_user(user)
         return True
 
@@ -803,12 +891,21 @@ class InMemoryUnitOfWork:
         self._users = _Table(database.users, _copy_user, _same_user)
         self._tokens = _Table(database.tokens, _copy_token, _same_token)
         self._failures = _Table(database.login_failures)
-        self.notes = InMemoryNoteRepository(self._notes.rows, self._note_tags.note_tag_rows.rows)
+        self._holder = object()  # this transaction, as the holder of its locks
+        self.notes = InMemoryNoteRepository(
+            self._notes.rows,
+            self._note_tags.note_tag_rows.rows,
+            table=self._notes,
+            database=database,
+            holder=self._holder,
+        )
         self.events = self._events
         self.note_tags = self._note_tags
         self.counts = self._counts
         self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
-        self.users = InMemoryUserRepository(self._users.rows)
+        self.users = InMemoryUserRepository(
+            self._users.rows, database=database, holder=self._holder
+        )
         self.tokens = InMemoryTokenRepository(self._tokens.rows)
         self.login_failures = InMemoryLoginFailureLog(database, self._failures.rows)
 
@@ -841,6 +938,7 @@ class InMemoryUnitOfWork:
         """Let go of claimed events and locked keys, as the end of a transaction does."""
         self._events.release()
         self.idempotency_keys.release()
+        self.database.unlock_all(self._holder)
 
     async def __aexit__(
         self,
