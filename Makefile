@@ -162,6 +162,12 @@ bench_events: .venv/.synced ## Event dispatch: throughput through the worker, co
 	$(call banner,benchmark: event dispatch)
 	$(WITH_DB) python bench/events.py $(ARGS)
 
+SOAK_SECONDS ?= 60
+SOAK_CONNECTIONS ?= 64
+soak: .venv/.synced ## Soak: mixed authenticated load (2 API workers and the event worker), SOAK_SECONDS (60) at SOAK_CONNECTIONS (64)
+	$(call banner,soak: $(SOAK_SECONDS) s at $(SOAK_CONNECTIONS) connections)
+	$(WITH_DB) python bench/soak.py --seconds $(SOAK_SECONDS) --connections $(SOAK_CONNECTIONS) $(ARGS)
+
 bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
 	$(call banner,benchmark: job-queue spike)
 	$(RUN) --group spike python scripts/localdb.py run -- python bench/queue_spike.py $(ARGS)

@@ -178,13 +178,12 @@ class SqlEventLog:
     async def claim_pending(
         self, limit: int, *, now: datetime | None = None
     ) -> list[NoteEvent | UndecodableEvent]:
-        if now is not None:
-            due = await self._sql.session.execute(_CLAIM_DUE, {"limit": limit, "now": now})
-            claimed = [NoteEvent.decode(dict(row)) for row in due.mappings()]
-            if claimed:
-                return claimed
         rows = await self._sql.session.execute(_CLAIM_FRESH, {"limit": limit})
-        return [NoteEvent.decode(dict(row)) for row in rows.mappings()]
+        claimed = [NoteEvent.decode(dict(row)) for row in rows.mappings()]
+        if claimed or now is None:
+            return claimed
+        due = await self._sql.session.execute(_CLAIM_DUE, {"limit": limit, "now": now})
+        return [NoteEvent.decode(dict(row)) for row in due.mappings()]
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
         if event_ids:

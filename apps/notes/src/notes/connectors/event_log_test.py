@@ -178,19 +178,21 @@ async def test_failures_are_counted_per_listener_and_parked_at_the_last_attempt(
     assert second.id
 
 
-async def test_an_event_waiting_for_its_retry_is_claimed_only_once_due_and_before_fresh_ones(
+async def test_an_event_waiting_for_its_retry_is_claimed_once_due_and_after_fresh_ones(
     uow, note_factory
 ):
     await _nothing_pending(uow)
     first, second, third = await _record(uow, note_factory, count=3)
+    later = AT + timedelta(seconds=10)
     async with uow:
-        await uow.events.retry_later({second.id: AT + timedelta(seconds=10)})
+        await uow.events.retry_later({second.id: later})
         await uow.commit()
     async with uow:
-        assert await uow.events.claim_pending(10, now=AT) == [first, third]
-        assert await uow.events.claim_pending(10) == [first, third]
-    async with uow:
-        assert await uow.events.claim_pending(10, now=AT + timedelta(seconds=10)) == [second]
+        assert await uow.events.claim_pending(10, now=later) == [first, third]
+        await uow.events.mark_dispatched([first.id, third.id])
+        assert await uow.events.claim_pending(10, now=AT) == []
+        assert await uow.events.claim_pending(10) == []
+        assert await uow.events.claim_pending(10, now=later) == [second]
 
 
 async def test_a_requeued_event_is_pending_again_with_its_failures_forgotten(uow, note_factory):

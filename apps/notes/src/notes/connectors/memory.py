@@ -487,12 +487,10 @@ class InMemoryEventLog:
             for event_id in self.events.current()
             if event_id not in dispatched and claimed.get(event_id, self._owner) is self._owner
         ]
-        ids: list[int] = []
-        if now is not None:
+        ids = sorted(i for i in free if i not in retry_at)[:limit]
+        if not ids and now is not None:
             due = [i for i in free if i in retry_at and retry_at[i] <= now]
             ids = sorted(due, key=lambda i: (retry_at[i], i))[:limit]
-        if not ids:
-            ids = sorted(i for i in free if i not in retry_at)[:limit]
         for event_id in ids:
             claimed[event_id] = self._owner
         return [_decoded(self.events.current()[event_id]) for event_id in ids]

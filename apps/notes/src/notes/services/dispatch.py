@@ -11,7 +11,8 @@ Failures are counted per (event, listener), in the claiming transaction: a faile
 held back (``retry_at``) for a delay that doubles with each attempt, with jitter, up to a cap,
 and after ``max_attempts`` it is parked for that listener (a dead letter, with its last
 error) until an operator requeues it. Events waiting for a retry are never claimed with fresh
-ones, so however many keep failing, the others go through in full batches.
+ones (fresh ones go first), so however many keep failing, the others go through in full
+batches.
 """
 
 from __future__ import annotations
@@ -260,15 +261,17 @@ class Dispatcher:
                 return
 
     async def dispatch_pending(self, stop: asyncio.Event | None = None) -> int:
-        """Dispatch batches until none is full; the count dispatched.
+        """Dispatch batches until nothing is left to claim (fresh events, then due retries);
+        the count dispatched.
 
         Once ``stop`` is set, the batch being published is finished and no other is started.
+        A batch of retries that fail again is held back anew, so this ends.
         """
         total = 0
         while stop is None or not stop.is_set():
             report = await self.dispatch_batch(stop)
             total += report.dispatched
-            if report.claimed < self._batch_size:
+            if report.claimed == 0:
                 break
         return total
 

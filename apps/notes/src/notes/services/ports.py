@@ -111,10 +111,10 @@ class EventLog(Protocol):
     ) -> list[NoteEvent | UndecodableEvent]:
         """Up to ``limit`` undispatched events, locked until this unit of work ends.
 
-        The events whose retry is due by ``now`` come first, soonest due first; only when
-        there are none, the events never failed, oldest first. The two never share a claim,
-        so events that failed before never hold back fresh ones. Without ``now``, only the
-        fresh ones. A row this release cannot read comes back as an ``UndecodableEvent``.
+        The events never failed come first, oldest first; only when there are none, those
+        whose retry is due by ``now``, soonest due first. The two never share a claim, so
+        events that failed before never hold back fresh ones, and a backlog of fresh events
+        is worked off before any retry. Without ``now``, only the fresh ones. A row this release cannot read comes back as an ``UndecodableEvent``.
         Events another unit of work holds are skipped, so concurrent dispatchers never
         handle the same event at the same time.
         """
