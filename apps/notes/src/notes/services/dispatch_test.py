@@ -670,3 +670,29 @@ async def test_a_batch_of_100_notes_with_50_tags_each_leaves_other_requests_work
     )
     assert rows == [(40 + 60 * 50, 40 + 60 * 50)]
     assert peak <= 2 * 32 + 40  # two recount transactions' stripes, and the requests' own keys
+
+
+async def test_the_worker_prunes_dispatched_events_as_it_goes(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    await service.create(OWNER, contents="#kept")
+    pruner = EventPruner(
+        memory_db.unit_of_work, retention=timedelta(0), parked_retention=timedelta(0)
+    )
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+    events_worker = EventWorker(
+        dispatcher, memory_db.listen, poll_interval=0.05, pruner=pruner, prune_interval=0.05
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(events_worker.run(stop))
+    try:
+        await until(lambda: _has_tag(memory_db, "kept"))
+        await until(lambda: _no_events(memory_db))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert memory_db.tag_counts_of(OWNER) == {"kept": 1}
+    assert memory_db.processed == {}
+
+
+async def _no_events(memory_db):
+    return not memory_db.events

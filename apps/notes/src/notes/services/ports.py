@@ -114,9 +114,10 @@ class EventLog(Protocol):
         The events never failed come first, oldest first; only when there are none, those
         whose retry is due by ``now``, soonest due first. The two never share a claim, so
         events that failed before never hold back fresh ones, and a backlog of fresh events
-        is worked off before any retry. Without ``now``, only the fresh ones. A row this release cannot read comes back as an ``UndecodableEvent``.
-        Events another unit of work holds are skipped, so concurrent dispatchers never
-        handle the same event at the same time.
+        is worked off before any retry. Without ``now``, only the fresh ones. A row this
+        release cannot read comes back as an ``UndecodableEvent``. Events another unit of
+        work holds are skipped, so concurrent dispatchers never handle the same event at the
+        same time.
         """
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
