@@ -38,6 +38,8 @@ ERROR_TEXT_MAX = 2000
 """The longest error text kept for an (event, listener) failure."""
 LOG_ERROR_MAX = 200
 """The longest error summary in a log line."""
+TRACE_FRAMES = 8
+"""The frames of a failure's traceback that are kept, the innermost."""
 
 
 class EventsFailedError(Exception):
@@ -61,7 +63,9 @@ def summary(error: BaseException, limit: int = LOG_ERROR_MAX) -> str:
 
 def describe(error: BaseException) -> str:
     """What is kept of a failure: its summary, then the end of its traceback; bounded."""
-    trace = "".join(traceback.format_exception(error))
+    # The last frames of this exception alone: its causes and contexts are in its message
+    # (a driver's error is in SQLAlchemy's), and a whole chain costs milliseconds to render.
+    trace = "".join(traceback.format_exception(error, limit=-TRACE_FRAMES, chain=False))
     text = f"{summary(error, ERROR_TEXT_MAX // 4)}\n{trace}"
     return (
         text

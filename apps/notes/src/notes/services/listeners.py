@@ -109,10 +109,16 @@ def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
                 async with work.savepoint():
                     await apply(work, part)
             except Exception as error:  # noqa: BLE001 - any failure of the effect is the event's
-                if len(part) == 1 and part[0].id is not None:
-                    failures[part[0].id] = error
-                else:
-                    await isolate(work, part, failures)
+                failed: BaseException | None = error
+            else:
+                failed = None
+            if failed is None:
+                continue
+            # Outside the except block, so a failure found deeper is not chained to this one.
+            if len(part) == 1 and part[0].id is not None:
+                failures[part[0].id] = failed
+            else:
+                await isolate(work, part, failures)
 
     async def handle(events: Sequence[NoteEvent]) -> None:
         unrecorded = [event for event in events if event.id is None]
