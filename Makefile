@@ -34,9 +34,10 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_outage test_debug test_reload format static_checks lock_check container_checks container_test \
-	code_fixes db_migration db_migration_create set_password shell shell_db db_stop destroy compose_env \
-	compose_up compose_down compose_logs events_graph bench bench_http bench_revocation bench_depth \
-	bench_events bench_checks bench_queue_spike bench_containers
+	code_fixes db_migration db_migration_create set_password events_parked events_requeue shell \
+	shell_db db_stop destroy compose_env compose_up compose_down compose_logs events_graph bench \
+	bench_http bench_revocation bench_depth bench_events bench_checks bench_queue_spike \
+	bench_containers fuzz soak
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -113,6 +114,12 @@ test_outage: .venv/.synced ## The database-outage tests with a 60 s outage (make
 	$(call banner,outage tests: PostgreSQL stopped for $(OUTAGE_SECONDS) s under load)
 	NOTES_TEST_OUTAGE_SECONDS=$(OUTAGE_SECONDS) $(RUN) pytest -s apps/notes/src/notes/outage_external_test.py
 
+FUZZ_EXAMPLES ?= 100
+fuzz: .venv/.synced ## schemathesis against the app's own OpenAPI, FUZZ_EXAMPLES (100) cases per operation and phase; make check runs 6
+	$(call banner,fuzzing the API with schemathesis ($(FUZZ_EXAMPLES) examples per operation))
+	NOTES_FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) $(RUN) pytest -p no:cacheprovider -s -q \
+		apps/notes/src/notes/interface/fuzz_external_test.py
+
 test_debug: .venv/.synced ## Tests serially, stopping at the first failure in the debugger
 	$(call banner,tests: debug)
 	$(RUN) pytest -x -vv --pdb -m "not container" $(ARGS)
@@ -185,6 +192,12 @@ bench_events: .venv/.synced ## Event dispatch: throughput through the worker, co
 	$(call banner,benchmark: event dispatch)
 	$(WITH_DB) python bench/events.py $(ARGS)
 
+SOAK_SECONDS ?= 60
+SOAK_CONNECTIONS ?= 64
+soak: .venv/.synced ## Soak: mixed authenticated load (2 API workers and the event worker), SOAK_SECONDS (60) at SOAK_CONNECTIONS (64)
+	$(call banner,soak: $(SOAK_SECONDS) s at $(SOAK_CONNECTIONS) connections)
+	$(WITH_DB) python bench/soak.py --seconds $(SOAK_SECONDS) --connections $(SOAK_CONNECTIONS) $(ARGS)
+
 bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
 	$(call banner,benchmark: job-queue spike)
 	$(RUN) --group spike python scripts/localdb.py run -- python bench/queue_spike.py $(ARGS)
@@ -203,6 +216,17 @@ set_password: .venv/.synced ## Give an account a new password (asked for): make 
 	$(call banner,new password for $(EMAIL))
 	@test -n "$(EMAIL)" || { echo 'usage: make set_password EMAIL=someone@example.com'; exit 2; }
 	$(WITH_DB) python -m notes.admin set-password "$(EMAIL)"
+
+events_parked: .venv/.synced ## List the parked events (dead letters) and their last errors; LISTENER=... LIMIT=...
+	$(call banner,parked events)
+	$(WITH_DB) python -m notes.admin parked-events $(if $(LISTENER),--listener "$(LISTENER)") \
+		$(if $(LIMIT),--limit $(LIMIT))
+
+events_requeue: .venv/.synced ## Make parked events pending again: make events_requeue IDS="1 2" | ALL=1 [LISTENER=...]
+	$(call banner,requeueing parked events)
+	@test -n "$(IDS)$(ALL)" || { echo 'usage: make events_requeue IDS="12 34" or ALL=1 [LISTENER=name]'; exit 2; }
+	$(WITH_DB) python -m notes.admin requeue-events $(IDS) $(if $(ALL),--all) \
+		$(if $(LISTENER),--listener "$(LISTENER)")
 
 shell: .venv/.synced ## A Python shell with the service importable and the database configured
 	$(call banner,python shell)

@@ -12,6 +12,14 @@ the server ``NOTES_DATABASE_URL`` names (``make bench_events`` points it at the 
 2. Delay: with that worker running, creates ``--paced`` notes one at a time, ``--rate`` per
    second, and measures from each commit to its event's ``dispatched_at`` (set once the last
    listener has committed).
+3. Poison, side by side with 1: in a second database of its own, a trigger on ``note_tags``
+   raises for the tag ``#poison``, so the tag listener fails on every note carrying it. The
+   backlog is the same ``--backlog`` notes plus ``--poison`` poisoned ones, one in every
+   ``(backlog + poison) / poison`` events, interleaved. The worker runs with 3 attempts and
+   short delays (0.5 s doubling to 2 s), so the poisoned events are parked within seconds.
+   Reported: the throughput of the normal events (normal events / time from the first
+   listener record to the last normal event dispatched), its ratio to run 1, and when the
+   last poisoned event was parked.
 """
 
 from __future__ import annotations
@@ -35,6 +43,20 @@ from notes.core.config import Settings
 from sqlalchemy import text
 
 DATABASE = "notes_bench_events"
+POISON_DATABASE = "notes_bench_events_poison"
+POISON_TAG = "poison"
+# In the poison run's database only: the tag listener's statement fails for a poisoned note.
+POISON_TRIGGER = f"""
+CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.tag = '{POISON_TAG}' THEN
+        RAISE EXCEPTION 'poisoned note % (a benchmark trigger)', NEW.note_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_poison BEFORE INSERT ON note_tags
+    FOR EACH ROW EXECUTE FUNCTION refuse_poison();
+"""
 TAGS = [f"tag{i}" for i in range(50)]
 CATEGORIES = [f"category{i}" for i in range(10)]
 
@@ -59,26 +81,55 @@ async def wait_until_dispatched(container: Container, worker: subprocess.Popen[b
         await asyncio.sleep(0.02)
 
 
-async def throughput(
-    container: Container, owner: uuid.UUID, backlog: int, batch_size: int, rng: random.Random
-) -> subprocess.Popen[bytes]:
-    print(f"recording {backlog} events with no worker running ...", flush=True)
-    for start in range(0, backlog, 50):
+async def record_backlog(  # noqa: PLR0913 - the shape of the backlog
+    container: Container,
+    owner: uuid.UUID,
+    backlog: int,
+    poison: int,
+    rng: random.Random,
+    *,
+    layout: str = "interleaved",
+) -> None:
+    total = backlog + poison
+    every = total // poison if poison else 0
+
+    def poisoned(i: int) -> bool:
+        if layout == "first":
+            return i < poison
+        return bool(every) and i % every == 0 and i // every < poison
+
+    print(f"recording {backlog} events and {poison} poisoned ones ({layout}), no worker ...")
+    for start in range(0, total, 50):
         await asyncio.gather(
             *(
                 container.notes.create(
-                    owner, contents=contents(rng), category=rng.choice(CATEGORIES)
+                    owner,
+                    contents=f"{contents(rng)} #{POISON_TAG}" if poisoned(i) else contents(rng),
+                    category=rng.choice(CATEGORIES),
                 )
-                for _ in range(min(50, backlog - start))
+                for i in range(start, min(start + 50, total))
             )
         )
-    env = {
-        **os.environ,
-        "NOTES_DATABASE_URL": container.settings.database_url,
-        "NOTES_WORKER_BATCH_SIZE": str(batch_size),
-    }
+
+
+def start_worker(container: Container, batch_size: int, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "notes.worker"],
+        env={
+            **os.environ,
+            "NOTES_DATABASE_URL": container.settings.database_url,
+            "NOTES_WORKER_BATCH_SIZE": str(batch_size),
+            **env,
+        },
+    )
+
+
+async def throughput(
+    container: Container, owner: uuid.UUID, backlog: int, batch_size: int, rng: random.Random
+) -> tuple[subprocess.Popen[bytes], float]:
+    await record_backlog(container, owner, backlog, 0, rng)
     started = time.monotonic()
-    worker = subprocess.Popen([sys.executable, "-m", "notes.worker"], env=env)
+    worker = start_worker(container, batch_size)
     await wait_until_dispatched(container, worker)
     wall = time.monotonic() - started
     async with container.engine.connect() as conn:
@@ -98,7 +149,64 @@ async def throughput(
         f"wall time from starting the worker: {wall:.2f} s)",
         flush=True,
     )
-    return worker
+    return worker, events / seconds
+
+
+async def poisoned_throughput(  # noqa: PLR0913 - the run's settings
+    url: str, backlog: int, poison: int, batch_size: int, *, clean_rate: float, layout: str
+) -> None:
+    settings = Settings(database_url=url)
+    container = await bootstrap(settings)
+    rng = random.Random(42)  # noqa: S311 - benchmark data, not security
+    worker = None
+    try:
+        async with container.engine.begin() as conn:
+            await conn.execute(text(POISON_TRIGGER))
+        await record_backlog(container, bench_account(url).id, backlog, poison, rng, layout=layout)
+        started = time.monotonic()
+        worker = start_worker(
+            container,
+            batch_size,
+            NOTES_EVENT_MAX_ATTEMPTS="3",
+            NOTES_EVENT_RETRY_BASE_SECONDS="0.5",
+            NOTES_EVENT_RETRY_MAX_SECONDS="2",
+            NOTES_WORKER_POLL_INTERVAL="0.2",
+            NOTES_LOG_LEVEL="ERROR",
+        )
+        await wait_until_dispatched(container, worker)
+        wall = time.monotonic() - started
+        async with container.engine.connect() as conn:
+            first, first_normal, last_normal, normal, parked, last_parked = (
+                await conn.execute(
+                    text(
+                        "SELECT (SELECT min(processed_at) FROM processed_events), "
+                        "(SELECT min(p.processed_at) FROM processed_events p "
+                        "JOIN events e ON e.id = p.event_id WHERE NOT e.payload->'tags' ? :tag), "
+                        "max(dispatched_at) FILTER (WHERE NOT payload->'tags' ? :tag), "
+                        "count(*) FILTER (WHERE NOT payload->'tags' ? :tag), "
+                        "(SELECT count(*) FROM event_failures WHERE parked_at IS NOT NULL), "
+                        "(SELECT max(parked_at) FROM event_failures) FROM events"
+                    ),
+                    {"tag": POISON_TAG},
+                )
+            ).one()
+        seconds = (last_normal - first).total_seconds()
+        rate = normal / seconds
+        steady = normal / (last_normal - first_normal).total_seconds()
+        print(
+            f"poison ({layout}): {normal} normal events in {seconds:.2f} s = {rate:,.0f} events/s "
+            f"({clean_rate / rate:.2f}x slower than without poison) among {poison} poisoned "
+            f"ones; {parked} parked after 3 attempts each, the last "
+            f"{(last_parked - first).total_seconds():.1f} s after the first listener record "
+            f"(wall time from starting the worker: {wall:.2f} s); from the first normal event "
+            f"handled on: {steady:,.0f} events/s ({clean_rate / steady:.2f}x)",
+            flush=True,
+        )
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        await container.close()
 
 
 async def delay(
@@ -139,13 +247,35 @@ async def run(url: str, options: argparse.Namespace) -> None:
     worker = None
     try:
         owner = bench_account(url).id
-        worker = await throughput(container, owner, options.backlog, options.batch_size, rng)
+        worker, rate = await throughput(container, owner, options.backlog, options.batch_size, rng)
         await delay(container, owner, options.paced, options.rate, rng)
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(30)
         await container.close()
+    if options.poison:
+        server = os.environ["NOTES_DATABASE_URL"]
+        poisoned = fresh_database(server, POISON_DATABASE)
+        try:
+            await poisoned_throughput(
+                poisoned,
+                options.backlog,
+                options.poison,
+                options.batch_size,
+                clean_rate=rate,
+                layout=options.layout,
+            )
+        finally:
+            localpg.drop_database(server, POISON_DATABASE)
+
+
+def fresh_database(server: str, name: str) -> str:
+    localpg.drop_database(server, name)
+    localpg.create_database(server, name)
+    url = localpg.with_database(server, name)
+    migrate(url)
+    return url
 
 
 def main() -> None:
@@ -156,6 +286,15 @@ def main() -> None:
     )
     parser.add_argument("--paced", type=int, default=300, help="notes for the delay run")
     parser.add_argument("--rate", type=float, default=50, help="notes per second in the delay run")
+    parser.add_argument(
+        "--poison", type=int, default=500, help="poisoned events in the poison run (0: none)"
+    )
+    parser.add_argument(
+        "--layout",
+        choices=["interleaved", "first"],
+        default="interleaved",
+        help="poisoned events spread evenly among the others, or all recorded first",
+    )
     options = parser.parse_args()
 
     server = os.environ["NOTES_DATABASE_URL"]

@@ -121,7 +121,7 @@ async def test_notes_from_before_accounts_belong_to_an_owner_who_logs_in_once_gi
         await container.close()
     assert principal.user_id == owner
     assert [note.id for note in page.notes] == [live]
-    assert [(t.name, t.count) for t in tags] == [("tomatoes", 1)]
+    assert [(t.name, t.count) for t in tags.counts] == [("tomatoes", 1)]
 
 
 def test_a_database_with_no_notes_gets_no_legacy_account(old_database):

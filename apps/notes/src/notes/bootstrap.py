@@ -8,6 +8,7 @@ here that each adapter fits the port it is given as.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +31,8 @@ from notes.core.config import Settings
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
-from notes.services.dispatch import Dispatcher, EventWorker
+from notes.services.dead_letters import DeadLetters
+from notes.services.dispatch import Dispatcher, EventPruner, EventWorker, RetryPolicy
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
@@ -59,6 +61,7 @@ class Container:
     counts: CountsService
     health: HealthService
     accounts: AccountsService
+    dead_letters: DeadLetters
 
     async def close(self) -> None:
         """Finish (or give up on) the creates already accepted, send the last wake-up of the
@@ -103,6 +106,11 @@ async def bootstrap(settings: Settings) -> Container:
 
     schema_head = head_revision(settings.migrations_dir)
     secret = settings.cursor_secret
+    # Unset, this process draws a key of its own (see notes.interface.app for when that is
+    # refused); notes and counts share it.
+    cursors = CursorCodec(
+        secrets.token_bytes(32) if secret is None else secret.get_secret_value().encode()
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -112,12 +120,10 @@ async def bootstrap(settings: Settings) -> Container:
         notes=NotesService(
             uow,
             reader=PooledNoteReader(read_pool),
-            # Unset, the service draws a key of its own (see notes.interface.app for when
-            # that is refused).
-            cursors=None if secret is None else CursorCodec(secret.get_secret_value().encode()),
+            cursors=cursors,
             max_waiting_creates=settings.db_max_waiting,
         ),
-        counts=CountsService(uow),
+        counts=CountsService(uow, cursors=cursors),
         health=HealthService(SqlDatabaseState(engine, read_pool), expected_revision=schema_head),
         accounts=AccountsService(
             uow,
@@ -128,6 +134,7 @@ async def bootstrap(settings: Settings) -> Container:
             failure_window=timedelta(seconds=settings.login_failure_window_seconds),
             cache_seconds=settings.token_cache_seconds,
         ),
+        dead_letters=DeadLetters(uow),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container
@@ -140,10 +147,22 @@ def event_worker(container: Container) -> EventWorker:
         container.uow,
         build_bus(container.uow),
         batch_size=settings.worker_batch_size,
+        policy=RetryPolicy(
+            max_attempts=settings.event_max_attempts,
+            base=settings.event_retry_base_seconds,
+            cap=settings.event_retry_max_seconds,
+        ),
+    )
+    pruner = EventPruner(
+        container.uow,
+        retention=timedelta(hours=settings.event_retention_hours),
+        parked_retention=timedelta(hours=settings.parked_event_retention_hours),
     )
     return EventWorker(
         dispatcher,
         lambda: listen(settings.database_url, application_name=f"{settings.app_name}-worker"),
         poll_interval=settings.worker_poll_interval,
         reconnect_interval=settings.worker_reconnect_interval,
+        pruner=pruner,
+        prune_interval=settings.event_prune_interval_seconds,
     )

@@ -329,5 +329,12 @@ async def _deliver(
             for event in share:
                 await listener.handler(event)
     except Exception as exc:
-        logger.exception("listener %r failed for %s", listener.name, _describe(share))
+        # One bounded line: the failure is in the result, for the caller to report or retry;
+        # the traceback goes to DEBUG, so a listener failing on every retry floods no log.
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")[:200]
+        logger.error(  # noqa: TRY400 - one line on purpose; the traceback is logged at DEBUG
+            "listener %r failed for %s: %s", listener.name, _describe(share), reason
+        )
+        logger.debug("listener %r failed", listener.name, exc_info=exc)
         failed[listener.name] = exc

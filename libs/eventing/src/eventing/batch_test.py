@@ -111,7 +111,7 @@ async def test_a_failure_skips_its_dependants_for_the_whole_batch(
     assert result.succeeded == ("sibling",)
     assert calls == [("sibling", (Ping(1), Pong(2)))]
     messages = [r.getMessage() for r in caplog.records]
-    assert "listener 'fails' failed for Ping" in messages
+    assert "listener 'fails' failed for Ping: BoomError: broken" in messages
     assert (
         "listener 'child' skipped for a batch of 2 events: it comes after 'fails', "
         "which did not succeed" in messages

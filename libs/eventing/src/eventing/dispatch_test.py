@@ -108,14 +108,33 @@ async def test_a_failure_spares_siblings_skips_descendants_and_is_returned_not_r
 
     failures = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert [r.name for r in failures] == ["eventing"]
-    assert failures[0].exc_info is not None
-    assert failures[0].exc_info[1] is error
-    assert "'fails' failed for Ping" in failures[0].getMessage()
+    assert failures[0].exc_info is None  # one line; the traceback only at DEBUG
+    assert failures[0].getMessage() == "listener 'fails' failed for Ping: BoomError: broken"
     skips = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert skips == [
         "listener 'child' skipped for Ping: it comes after 'fails', which did not succeed",
         "listener 'grandchild' skipped for Ping: it comes after 'child', which did not succeed",
     ]
+
+
+async def test_a_failure_logs_one_bounded_line_and_its_traceback_only_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus: EventBus[object] = EventBus()
+    error = BoomError("x" * 1000 + "\nsecond line")
+    bus.subscribe("fails", failing(error), events=(Ping,))
+
+    with caplog.at_level(logging.DEBUG, logger="eventing"):
+        await bus.publish(Ping())
+
+    [line, debug] = caplog.records
+    assert line.levelno == logging.ERROR
+    assert line.exc_info is None
+    assert len(line.getMessage()) < 300
+    assert "second line" not in line.getMessage()
+    assert debug.levelno == logging.DEBUG
+    assert debug.exc_info is not None
+    assert debug.exc_info[1] is error
 
 
 async def test_every_failure_is_reported_in_plan_order() -> None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import text
 
 from notes.connectors.database import SqlTransaction
-from notes.entities import NoteEvent
+from notes.entities import (
+    FailureCount,
+    ListenerFailure,
+    NoteEvent,
+    ParkedEvent,
+    UndecodableEvent,
+)
 
 CHANNEL = "notes_events"
 """The NOTIFY channel: a notification on it means events were committed (it carries no payload)."""
@@ -34,6 +41,97 @@ _MARK_PROCESSED = text(
 )
 
 _COLUMNS = "id, type, note_id, owner_id, occurred_at, payload"
+
+_CLAIM_DUE = text(
+    f"SELECT {_COLUMNS} FROM events "  # noqa: S608 - constant
+    "WHERE dispatched_at IS NULL AND retry_at <= :now "
+    "ORDER BY retry_at, id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_CLAIM_FRESH = text(
+    f"SELECT {_COLUMNS} FROM events "  # noqa: S608 - constant
+    "WHERE dispatched_at IS NULL AND retry_at IS NULL "
+    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+
+# One more failure of each (event, listener); parked once the attempts reach :max.
+_RECORD_FAILURES = text(
+    """
+    INSERT INTO event_failures AS f
+        (event_id, listener, attempts, last_error, first_failed_at, last_failed_at, parked_at)
+    SELECT event_id, listener, 1, error, :now, :now, CASE WHEN :max <= 1 THEN :now END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:listeners AS varchar[]), CAST(:errors AS text[]))
+        WITH ORDINALITY AS failed (event_id, listener, error, position)
+    ORDER BY event_id, listener
+    ON CONFLICT (event_id, listener) DO UPDATE SET
+        attempts = f.attempts + 1,
+        last_error = excluded.last_error,
+        last_failed_at = excluded.last_failed_at,
+        parked_at = coalesce(f.parked_at, CASE WHEN f.attempts + 1 >= :max THEN :now END)
+    RETURNING event_id, listener, attempts, parked_at IS NOT NULL
+    """
+)
+
+_RETRY_LATER = text(
+    "UPDATE events SET retry_at = later.at "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[])) AS later (id, at) "
+    "WHERE events.id = later.id"
+)
+
+_PARKED = text(
+    """
+    SELECT f.event_id, f.listener, coalesce(e.type, ''), e.note_id, f.attempts, f.last_error,
+        f.parked_at
+    FROM event_failures f LEFT JOIN events e ON e.id = f.event_id
+    WHERE f.parked_at IS NOT NULL AND (CAST(:listener AS varchar) IS NULL OR f.listener = :listener)
+    ORDER BY f.parked_at, f.event_id, f.listener
+    LIMIT :limit
+    """
+)
+
+# The parked events asked for, locked; their failures forgotten, and the events pending again.
+_REQUEUE = text(
+    """
+    WITH chosen AS (
+        SELECT DISTINCT event_id FROM event_failures
+        WHERE parked_at IS NOT NULL
+        AND (CAST(:all AS boolean) OR event_id = ANY(CAST(:ids AS bigint[])))
+        AND (CAST(:listener AS varchar) IS NULL OR listener = :listener)
+    ),
+    locked AS (
+        SELECT id FROM events WHERE id IN (SELECT event_id FROM chosen) ORDER BY id FOR UPDATE
+    ),
+    forgotten AS (
+        DELETE FROM event_failures WHERE event_id IN (SELECT id FROM locked)
+    )
+    UPDATE events SET dispatched_at = NULL, retry_at = NULL
+    WHERE id IN (SELECT id FROM locked)
+    RETURNING id
+    """
+)
+
+# Oldest dispatched first, a bounded number at a time, skipping what a dispatcher holds.
+_PRUNE = text(
+    """
+    WITH doomed AS (
+        SELECT id FROM events
+        WHERE dispatched_at IS NOT NULL AND dispatched_at < :dispatched_before
+        AND NOT EXISTS (
+            SELECT FROM event_failures f
+            WHERE f.event_id = events.id AND f.parked_at >= :parked_before
+        )
+        ORDER BY dispatched_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ),
+    records AS (
+        DELETE FROM processed_events WHERE event_id IN (SELECT id FROM doomed)
+    ),
+    failures AS (
+        DELETE FROM event_failures WHERE event_id IN (SELECT id FROM doomed)
+    )
+    DELETE FROM events WHERE id IN (SELECT id FROM doomed)
+    """
+)
 
 
 def _added(event: NoteEvent) -> dict[str, object]:
@@ -77,15 +175,15 @@ class SqlEventLog:
         self.recorded = True
         return [dataclasses.replace(event, id=id_) for event, id_ in zip(events, ids, strict=True)]
 
-    async def claim_pending(self, limit: int) -> list[NoteEvent]:
-        rows = await self._sql.session.execute(
-            text(
-                f"SELECT {_COLUMNS} FROM events WHERE dispatched_at IS NULL "  # noqa: S608 - constant
-                "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
-            ),
-            {"limit": limit},
-        )
-        return [NoteEvent.restore(**row) for row in rows.mappings()]
+    async def claim_pending(
+        self, limit: int, *, now: datetime | None = None
+    ) -> list[NoteEvent | UndecodableEvent]:
+        rows = await self._sql.session.execute(_CLAIM_FRESH, {"limit": limit})
+        claimed = [NoteEvent.decode(dict(row)) for row in rows.mappings()]
+        if claimed or now is None:
+            return claimed
+        due = await self._sql.session.execute(_CLAIM_DUE, {"limit": limit, "now": now})
+        return [NoteEvent.decode(dict(row)) for row in due.mappings()]
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
         if event_ids:
@@ -120,3 +218,59 @@ class SqlEventLog:
             {"event_id": event_id, "limit": limit},
         )
         return [NoteEvent.restore(**row) for row in rows.mappings()]
+
+    async def record_failures(
+        self, failures: Sequence[ListenerFailure], *, now: datetime, max_attempts: int
+    ) -> list[FailureCount]:
+        if not failures:
+            return []
+        rows = await self._sql.session.execute(
+            _RECORD_FAILURES,
+            {
+                "ids": [f.event_id for f in failures],
+                "listeners": [f.listener for f in failures],
+                "errors": [f.error for f in failures],
+                "now": now,
+                "max": max_attempts,
+            },
+        )
+        return [FailureCount(*row) for row in rows]
+
+    async def retry_later(self, retry_at: Mapping[int, datetime]) -> None:
+        if retry_at:
+            ids = sorted(retry_at)
+            await self._sql.session.execute(
+                _RETRY_LATER, {"ids": ids, "ats": [retry_at[i] for i in ids]}
+            )
+
+    async def parked(self, *, limit: int, listener: str | None = None) -> list[ParkedEvent]:
+        rows = await self._sql.session.execute(_PARKED, {"limit": limit, "listener": listener})
+        return [ParkedEvent(*row) for row in rows]
+
+    async def requeue(
+        self, event_ids: Collection[int] | None = None, *, listener: str | None = None
+    ) -> int:
+        if event_ids is not None and not event_ids:
+            return 0
+        rows = await self._sql.session.execute(
+            _REQUEUE,
+            {
+                "all": event_ids is None,
+                "ids": sorted(event_ids or ()),
+                "listener": listener,
+            },
+        )
+        return len(rows.all())
+
+    async def prune(
+        self, *, dispatched_before: datetime, parked_before: datetime, limit: int
+    ) -> int:
+        result = await self._sql.session.execute(
+            _PRUNE,
+            {
+                "dispatched_before": dispatched_before,
+                "parked_before": parked_before,
+                "limit": limit,
+            },
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined] # a DML result has a rowcount

@@ -1,12 +1,12 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The event log's contract, against the in-memory fake and PostgreSQL; then announcing."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from notes.connectors.unit_of_work import SqlUnitOfWork
-from notes.entities import NoteCreated, NoteDeleted
+from notes.entities import FailureCount, ListenerFailure, NoteCreated, NoteDeleted
 
 AT = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -145,3 +145,99 @@ async def test_only_a_commit_that_recorded_events_is_announced_and_only_once(eng
     assert announced == []  # committed, but recorded no event
     await _record(uow(), note_factory, count=3)
     assert announced == ["commit"]
+
+
+async def test_failures_are_counted_per_listener_and_parked_at_the_last_attempt(uow, note_factory):
+    await _nothing_pending(uow)
+    first, second = await _record(uow, note_factory, count=2)
+    failure = ListenerFailure(first.id, "a", "boom")
+    async with uow:
+        counts = await uow.events.record_failures(
+            [failure, ListenerFailure(first.id, "b", "bang")], now=AT, max_attempts=2
+        )
+        assert counts == [
+            FailureCount(first.id, "a", 1, parked=False),
+            FailureCount(first.id, "b", 1, parked=False),
+        ]
+        later = AT + timedelta(minutes=1)
+        again = ListenerFailure(first.id, "a", "boom again")
+        assert await uow.events.record_failures([again], now=later, max_attempts=2) == [
+            FailureCount(first.id, "a", 2, parked=True)
+        ]
+        assert await uow.events.record_failures([again], now=later, max_attempts=2) == [
+            FailureCount(first.id, "a", 3, parked=True)
+        ]
+        [parked] = [p for p in await uow.events.parked(limit=100_000) if p.event_id == first.id]
+        assert (parked.event_id, parked.listener, parked.type) == (first.id, "a", "NoteCreated")
+        assert (parked.attempts, parked.last_error, parked.parked_at) == (3, "boom again", later)
+        assert parked.note_id == first.note_id
+        assert first.id not in {
+            p.event_id for p in await uow.events.parked(limit=100_000, listener="b")
+        }
+        await uow.commit()
+    assert second.id
+
+
+async def test_an_event_waiting_for_its_retry_is_claimed_once_due_and_after_fresh_ones(
+    uow, note_factory
+):
+    await _nothing_pending(uow)
+    first, second, third = await _record(uow, note_factory, count=3)
+    later = AT + timedelta(seconds=10)
+    async with uow:
+        await uow.events.retry_later({second.id: later})
+        await uow.commit()
+    async with uow:
+        assert await uow.events.claim_pending(10, now=later) == [first, third]
+        await uow.events.mark_dispatched([first.id, third.id])
+        assert await uow.events.claim_pending(10, now=AT) == []
+        assert await uow.events.claim_pending(10) == []
+        assert await uow.events.claim_pending(10, now=later) == [second]
+
+
+async def test_a_requeued_event_is_pending_again_with_its_failures_forgotten(uow, note_factory):
+    await _nothing_pending(uow)
+    [event] = await _record(uow, note_factory)
+    async with uow:
+        await uow.events.record_failures(
+            [ListenerFailure(event.id, "a", "boom")], now=AT, max_attempts=1
+        )
+        await uow.events.mark_dispatched([event.id])
+        await uow.commit()
+    async with uow:
+        assert await uow.events.claim_pending(10, now=AT) == []
+        assert await uow.events.requeue([]) == 0
+        assert await uow.events.requeue([event.id], listener="b") == 0
+        assert await uow.events.requeue([event.id]) == 1
+        await uow.commit()
+    async with uow:
+        assert await uow.events.claim_pending(10, now=AT) == [event]
+        assert event.id not in {p.event_id for p in await uow.events.parked(limit=100_000)}
+        assert await uow.events.requeue([event.id]) == 0
+
+
+async def test_pruning_deletes_old_dispatched_events_with_their_records_and_keeps_parked_ones(
+    uow, note_factory
+):
+    await _nothing_pending(uow)
+    old, parked, pending = await _record(uow, note_factory, count=3)
+    async with uow:
+        await uow.events.mark_processed([old.id, parked.id], "a")
+        await uow.events.record_failures(
+            [ListenerFailure(parked.id, "b", "boom")], now=AT, max_attempts=1
+        )
+        await uow.events.mark_dispatched([old.id, parked.id])
+        await uow.commit()
+    future = datetime.now(UTC) + timedelta(days=1)
+    async with uow:
+        # Other tests' events, set aside as dispatched above, go too (at most 100,000).
+        assert await uow.events.prune(dispatched_before=AT, parked_before=AT, limit=100_000) == 0
+        await uow.events.prune(dispatched_before=future, parked_before=AT, limit=100_000)
+        await uow.commit()
+    async with uow:
+        found = {e.id for e in await uow.events.after(old.id - 1, limit=10)}
+        assert found == {parked.id, pending.id}
+        assert await uow.events.processed_by(old.id) == set()
+        assert await uow.events.prune(dispatched_before=future, parked_before=future, limit=10) == 1
+        assert [e.id for e in await uow.events.after(old.id - 1, limit=10)] == [pending.id]
+        assert parked.id not in {p.event_id for p in await uow.events.parked(limit=100_000)}

@@ -16,9 +16,9 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from notes.core.errors import DatabaseUnavailableError
 from notes.entities import (
@@ -26,14 +26,18 @@ from notes.entities import (
     AccessToken,
     Account,
     Count,
+    FailureCount,
     IdempotencyKey,
+    ListenerFailure,
     Note,
     NoteEvent,
     NoteFilter,
     NoteView,
+    ParkedEvent,
     Position,
     Principal,
     TokenInfo,
+    UndecodableEvent,
     User,
 )
 
@@ -126,6 +130,10 @@ def _same_token(a: AccessToken, b: AccessToken) -> bool:
 _NONE: frozenset[str] = frozenset()
 
 
+class DuplicateKeyError(ValueError):
+    """A row with this key exists (the fake's unique violation)."""
+
+
 class _Table(Generic[K, V]):
     """A unit of work's copy of one committed table; ``publish`` writes back only its changes.
 
@@ -162,6 +170,28 @@ class _Table(Generic[K, V]):
                 view[key] = value
         return view
 
+    def refresh(self, key: K) -> None:
+        """Read ``key`` again as committed now, as a locked read in PostgreSQL does."""
+        if key in self._committed:
+            self._original[key] = self._copy(self._committed[key])
+            self.rows[key] = self._copy(self._committed[key])
+        else:
+            self._original.pop(key, None)
+            self.rows.pop(key, None)
+
+    def committed_or_own(self, key: K) -> bool:
+        """Whether ``key`` exists, committed by anyone or added by this unit of work."""
+        return key in self.rows or key in self._committed
+
+    def snapshot(self) -> dict[K, V]:
+        """A copy of this unit of work's rows, for ``restore``."""
+        return {key: self._copy(value) for key, value in self.rows.items()}
+
+    def restore(self, saved: dict[K, V]) -> None:
+        """Put the rows back as ``snapshot`` found them (in place: repositories share them)."""
+        self.rows.clear()
+        self.rows.update(saved)
+
     def publish(self) -> None:
         for key, value in list(self._changes()):
             if value is None:
@@ -182,8 +212,11 @@ class InMemoryDatabase:
         self.tokens: dict[uuid.UUID, AccessToken] = {}
         self.login_failures: dict[int, tuple[str, datetime]] = {}
         self.last_failure_id = 0
-        self.events: dict[int, NoteEvent] = {}
-        self.dispatched: dict[int, bool] = {}
+        # A recorded event, or the raw row of one this release cannot read (``add_raw_event``).
+        self.events: dict[int, NoteEvent | dict[str, Any]] = {}
+        self.dispatched: dict[int, datetime] = {}  # event id -> when it was marked dispatched
+        self.retry_at: dict[int, datetime] = {}
+        self.failures: dict[tuple[int, str], _Failure] = {}
         self.processed: dict[tuple[int, str], bool] = {}
         self.note_tags: dict[uuid.UUID, frozenset[str]] = {}
         self.tag_counts: dict[tuple[uuid.UUID, str], int] = {}
@@ -196,6 +229,27 @@ class InMemoryDatabase:
         self.fail_connections = 0  # how many of the next ``listen`` calls fail
         self.fail_commits = 0  # how many of the next commits fail
         self.commit_error: type[Exception] = DatabaseUnavailableError  # and with what
+        # Row and unique-key locks: key -> (the transaction holding it, set when released).
+        self.row_locks: dict[object, tuple[object, asyncio.Event]] = {}
+
+    async def lock(self, key: object, holder: object) -> bool:
+        """Take ``key`` for ``holder`` until ``unlock_all``, waiting while another holds it;
+        whether it is newly taken (False: ``holder`` had it already)."""
+        while True:
+            held = self.row_locks.get(key)
+            if held is None:
+                self.row_locks[key] = (holder, asyncio.Event())
+                return True
+            if held[0] is holder:
+                return False
+            await held[1].wait()
+
+    def unlock_all(self, holder: object) -> None:
+        """Release every lock ``holder`` took, waking whoever waits for one."""
+        for key, (owner, released) in list(self.row_locks.items()):
+            if owner is holder:
+                del self.row_locks[key]
+                released.set()
 
     def tag_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed tag counts, by name."""
@@ -204,6 +258,19 @@ class InMemoryDatabase:
     def category_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed category counts, by name."""
         return {name: n for (owner, name), n in self.category_counts.items() if owner == owner_id}
+
+    def add_raw_event(self, event_type: str, payload: dict[str, Any]) -> int:
+        """Store an event row as a newer release might have written it; its id."""
+        self.last_event_id += 1
+        self.events[self.last_event_id] = {
+            "id": self.last_event_id,
+            "type": event_type,
+            "note_id": uuid.UUID(int=0),
+            "owner_id": uuid.UUID(int=0),
+            "occurred_at": datetime.now(UTC),
+            "payload": payload,
+        }
+        return self.last_event_id
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         """A new unit of work on this database: hand ``database.unit_of_work`` to services."""
@@ -231,21 +298,38 @@ class InMemoryDatabase:
 
 
 class InMemoryNoteRepository:
-    """Notes in a dict; a unit of work decides which of its changes are kept."""
+    """Notes in a dict; a unit of work decides which of its changes are kept.
+
+    As in PostgreSQL, a locked read (``get_for_update``) waits while another unit of work holds
+    the note and then reads it as committed; stored notes are copies of what was added; an id
+    that exists, committed by another unit of work meanwhile or not, is refused at the insert.
+    """
 
     def __init__(
         self,
         rows: dict[uuid.UUID, Note] | None = None,
         note_tags: dict[uuid.UUID, frozenset[str]] | None = None,
+        *,
+        table: _Table[uuid.UUID, Note] | None = None,
+        database: InMemoryDatabase | None = None,
+        holder: object = None,
     ) -> None:
         self.rows: dict[uuid.UUID, Note] = {} if rows is None else rows
         self.note_tags = {} if note_tags is None else note_tags
+        self._table = table
+        self._database = database
+        self._holder = holder
 
     async def add(self, note: Note) -> None:
-        if note.id in self.rows:
-            msg = f"duplicate note id {note.id}"
-            raise ValueError(msg)
-        self.rows[note.id] = note
+        exists = note.id in self.rows or (
+            self._table is not None and self._table.committed_or_own(note.id)
+        )
+        if exists:
+            msg = f"duplicate key value violates unique constraint: note id {note.id}"
+            raise DuplicateKeyError(msg)
+        if self._database is not None:
+            await self._database.lock(("notes", note.id), self._holder)
+        self.rows[note.id] = _copy_note(note)
 
     async def add_all(self, notes: Sequence[Note]) -> None:
         for note in notes:
@@ -256,6 +340,7 @@ class InMemoryNoteRepository:
         return None if note is None or note.owner_id != owner_id else NoteView.of(note)
 
     async def get_for_update(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> Note | None:
+        await self._lock(note_id)
         note = self._live(note_id)
         return None if note is None or note.owner_id != owner_id else note
 
@@ -263,7 +348,15 @@ class InMemoryNoteRepository:
         return [NoteView.of(note) for note in self._live_among(note_ids)]
 
     async def get_many_for_update(self, note_ids: Collection[uuid.UUID]) -> list[Note]:
+        for note_id in sorted(set(note_ids)):
+            await self._lock(note_id)
         return self._live_among(note_ids)
+
+    async def _lock(self, note_id: uuid.UUID) -> None:
+        if self._database is None or self._table is None:
+            return
+        if await self._database.lock(("notes", note_id), self._holder):
+            self._table.refresh(note_id)
 
     def _live(self, note_id: uuid.UUID) -> Note | None:
         note = self.rows.get(note_id)
@@ -301,6 +394,7 @@ class InMemoryIdempotencyKeyRepository:
     ) -> None:
         self.rows = rows
         self.held: set[tuple[uuid.UUID, str]] = set()
+        self._removed: set[tuple[uuid.UUID, str]] = set()
         self._database = database
 
     async def try_lock(self, owner_id: uuid.UUID, key: str) -> bool:
@@ -314,16 +408,23 @@ class InMemoryIdempotencyKeyRepository:
         return True
 
     async def get(self, owner_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-        return self.rows.get((owner_id, key))
+        if (owner_id, key) in self._database.idempotency_keys and (owner_id, key) in self.held:
+            # Read after taking the key's lock: what is committed now, as PostgreSQL would.
+            self.rows[owner_id, key] = _copy_key(self._database.idempotency_keys[owner_id, key])
+        record = self.rows.get((owner_id, key))
+        return None if record is None else _copy_key(record)
 
     async def add(self, record: IdempotencyKey) -> None:
-        if (record.owner_id, record.key) in self.rows:
-            msg = f"duplicate idempotency key {record.key!r}"
-            raise ValueError(msg)
-        self.rows[record.owner_id, record.key] = record
+        key = (record.owner_id, record.key)
+        committed = key in self._database.idempotency_keys and key not in self._removed
+        if key in self.rows or committed:
+            msg = f"duplicate key value violates unique constraint: idempotency key {record.key!r}"
+            raise DuplicateKeyError(msg)
+        self.rows[key] = _copy_key(record)
 
     async def remove(self, record: IdempotencyKey) -> None:
         del self.rows[record.owner_id, record.key]
+        self._removed.add((record.owner_id, record.key))
 
     async def purge_expired(self, now: datetime, *, limit: int) -> int:
         expired = sorted(
@@ -339,6 +440,19 @@ class InMemoryIdempotencyKeyRepository:
         self.held.clear()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Failure:
+    attempts: int
+    last_error: str
+    first_failed_at: datetime
+    last_failed_at: datetime
+    parked_at: datetime | None
+
+
+def _decoded(stored: NoteEvent | dict[str, Any]) -> NoteEvent | UndecodableEvent:
+    return NoteEvent.decode(stored) if isinstance(stored, dict) else stored
+
+
 class InMemoryEventLog:
     """Events in a dict; ids come from the database, like a sequence (never reused)."""
 
@@ -348,6 +462,12 @@ class InMemoryEventLog:
         self.events = _Table(database.events)
         self.dispatched = _Table(database.dispatched)
         self.processed = _Table(database.processed)
+        self.retry_at = _Table(database.retry_at)
+        self.failures = _Table(database.failures)
+
+    def tables(self) -> list[_Table[Any, Any]]:
+        """Every table this event log changes."""
+        return [self.events, self.dispatched, self.processed, self.retry_at, self.failures]
 
     async def add(self, event: NoteEvent) -> NoteEvent:
         self._database.last_event_id += 1
@@ -358,21 +478,29 @@ class InMemoryEventLog:
     async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
         return [await self.add(event) for event in events]
 
-    async def claim_pending(self, limit: int) -> list[NoteEvent]:
+    async def claim_pending(
+        self, limit: int, *, now: datetime | None = None
+    ) -> list[NoteEvent | UndecodableEvent]:
         claimed = self._database.claimed
-        ids = sorted(
+        dispatched = self.dispatched.current()
+        retry_at = self.retry_at.current()
+        free = [
             event_id
             for event_id in self.events.current()
-            if event_id not in self.dispatched.current()
-            and claimed.get(event_id, self._owner) is self._owner
-        )[:limit]
+            if event_id not in dispatched and claimed.get(event_id, self._owner) is self._owner
+        ]
+        ids = sorted(i for i in free if i not in retry_at)[:limit]
+        if not ids and now is not None:
+            due = [i for i in free if i in retry_at and retry_at[i] <= now]
+            ids = sorted(due, key=lambda i: (retry_at[i], i))[:limit]
         for event_id in ids:
             claimed[event_id] = self._owner
-        return [self.events.current()[event_id] for event_id in ids]
+        return [_decoded(self.events.current()[event_id]) for event_id in ids]
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
+        now = datetime.now(UTC)
         for event_id in event_ids:
-            self.dispatched.rows[event_id] = True
+            self.dispatched.rows[event_id] = now
 
     async def mark_processed(self, event_ids: Collection[int], listener: str) -> frozenset[int]:
         done = self.processed.current()
@@ -386,7 +514,103 @@ class InMemoryEventLog:
 
     async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
         events = self.events.current()
-        return [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+        found = [events[i] for i in sorted(i for i in events if i > event_id)][:limit]
+        return [event for event in found if isinstance(event, NoteEvent)]
+
+    async def record_failures(
+        self, failures: Sequence[ListenerFailure], *, now: datetime, max_attempts: int
+    ) -> list[FailureCount]:
+        counts = []
+        for failure in sorted(failures, key=lambda f: (f.event_id, f.listener)):
+            key = (failure.event_id, failure.listener)
+            before = self.failures.current().get(key)
+            attempts = 1 if before is None else before.attempts + 1
+            parked_at = before.parked_at if before is not None else None
+            if parked_at is None and attempts >= max_attempts:
+                parked_at = now
+            self.failures.rows[key] = _Failure(
+                attempts=attempts,
+                last_error=failure.error,
+                first_failed_at=now if before is None else before.first_failed_at,
+                last_failed_at=now,
+                parked_at=parked_at,
+            )
+            counts.append(FailureCount(*key, attempts, parked_at is not None))
+        return counts
+
+    async def retry_later(self, retry_at: Mapping[int, datetime]) -> None:
+        for event_id, at in retry_at.items():
+            if event_id in self.events.current():
+                self.retry_at.rows[event_id] = at
+
+    async def parked(self, *, limit: int, listener: str | None = None) -> list[ParkedEvent]:
+        events = self.events.current()
+        found = []
+        for (event_id, name), failure in self.failures.current().items():
+            if failure.parked_at is None or listener not in (None, name):
+                continue
+            stored = events.get(event_id)
+            event = None if stored is None else _decoded(stored)
+            found.append(
+                ParkedEvent(
+                    event_id=event_id,
+                    listener=name,
+                    type="" if event is None else event.type,
+                    note_id=event.note_id if isinstance(event, NoteEvent) else None,
+                    attempts=failure.attempts,
+                    last_error=failure.last_error,
+                    parked_at=failure.parked_at,
+                )
+            )
+        found.sort(key=lambda p: (p.parked_at, p.event_id, p.listener))
+        return found[:limit]
+
+    async def requeue(
+        self, event_ids: Collection[int] | None = None, *, listener: str | None = None
+    ) -> int:
+        chosen = {
+            event_id
+            for (event_id, name), failure in self.failures.current().items()
+            if failure.parked_at is not None
+            and (event_ids is None or event_id in event_ids)
+            and listener in (None, name)
+            and event_id in self.events.current()
+        }
+        for event_id, name in list(self.failures.current()):
+            if event_id in chosen:
+                self.failures.rows.pop((event_id, name), None)
+        for event_id in chosen:
+            self.dispatched.rows.pop(event_id, None)
+            self.retry_at.rows.pop(event_id, None)
+        return len(chosen)
+
+    async def prune(
+        self, *, dispatched_before: datetime, parked_before: datetime, limit: int
+    ) -> int:
+        claimed = self._database.claimed
+        kept = {
+            event_id
+            for (event_id, _), failure in self.failures.current().items()
+            if failure.parked_at is not None and failure.parked_at >= parked_before
+        }
+        doomed = sorted(
+            (
+                (at, event_id)
+                for event_id, at in self.dispatched.current().items()
+                if at < dispatched_before
+                and event_id not in kept
+                and claimed.get(event_id, self._owner) is self._owner
+            ),
+        )[:limit]
+        ids = {event_id for _, event_id in doomed}
+        for table in (self.processed, self.failures):
+            for key in [k for k in table.current() if k[0] in ids]:
+                table.rows.pop(key, None)
+        for event_id in ids:
+            self.events.rows.pop(event_id, None)
+            self.dispatched.rows.pop(event_id, None)
+            self.retry_at.rows.pop(event_id, None)
+        return len(ids)
 
     def release(self) -> None:
         """Let go of the claimed events, as the end of a transaction releases its locks."""
@@ -449,11 +673,21 @@ class InMemoryCountRepository:
             )
             _set_count(self.category_count_rows.rows, (owner_id, name), count)
 
-    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.tag_count_rows.rows, owner_id)]
+    async def tag_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        return _page(_most_used(self.tag_count_rows.rows, owner_id), limit, after)
 
-    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        return [Count(n, c) for n, c in _most_used(self.category_count_rows.rows, owner_id)]
+    async def category_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        return _page(_most_used(self.category_count_rows.rows, owner_id), limit, after)
+
+
+def _page(rows: list[tuple[str, int]], limit: int, after: Count | None) -> list[Count]:
+    if after is not None:
+        rows = [(n, c) for n, c in rows if (-c, n) > (-after.count, after.name)]
+    return [Count(n, c) for n, c in rows[:limit]]
 
 
 def _set_count(
@@ -473,17 +707,33 @@ def _most_used(
 
 
 class InMemoryUserRepository:
-    """Accounts in a dict; emails unique by their lower-cased form, as in PostgreSQL."""
+    """Accounts in a dict; emails unique by their lower-cased form, as in PostgreSQL.
 
-    def __init__(self, rows: dict[uuid.UUID, User]) -> None:
+    As ``INSERT ... ON CONFLICT DO NOTHING`` does, adding an email that another unit of work
+    is adding waits for it to end: False if it committed, the insert if it did not.
+    """
+
+    def __init__(
+        self,
+        rows: dict[uuid.UUID, User],
+        *,
+        database: InMemoryDatabase | None = None,
+        holder: object = None,
+    ) -> None:
         self.rows = rows
+        self._database = database
+        self._holder = holder
 
     async def add(self, user: User) -> bool:
-        if any(u.email_key == user.email_key for u in self.rows.values()):
+        committed: Collection[User] = ()
+        if self._database is not None:
+            await self._database.lock(("users.email_key", user.email_key), self._holder)
+            committed = self._database.users.values()
+        if any(u.email_key == user.email_key for u in [*self.rows.values(), *committed]):
             return False
-        if user.id in self.rows:
-            msg = f"duplicate user id {user.id}"
-            raise ValueError(msg)
+        if user.id in self.rows or (self._database is not None and user.id in self._database.users):
+            msg = f"duplicate key value violates unique constraint: user id {user.id}"
+            raise DuplicateKeyError(msg)
         self.rows[user.id] = _copy_user(user)
         return True
 
@@ -644,19 +894,54 @@ class InMemoryUnitOfWork:
         self._users = _Table(database.users, _copy_user, _same_user)
         self._tokens = _Table(database.tokens, _copy_token, _same_token)
         self._failures = _Table(database.login_failures)
-        self.notes = InMemoryNoteRepository(self._notes.rows, self._note_tags.note_tag_rows.rows)
+        self._holder = object()  # this transaction, as the holder of its locks
+        self.notes = InMemoryNoteRepository(
+            self._notes.rows,
+            self._note_tags.note_tag_rows.rows,
+            table=self._notes,
+            database=database,
+            holder=self._holder,
+        )
         self.events = self._events
         self.note_tags = self._note_tags
         self.counts = self._counts
         self.idempotency_keys = InMemoryIdempotencyKeyRepository(self._keys.rows, database)
-        self.users = InMemoryUserRepository(self._users.rows)
+        self.users = InMemoryUserRepository(
+            self._users.rows, database=database, holder=self._holder
+        )
         self.tokens = InMemoryTokenRepository(self._tokens.rows)
         self.login_failures = InMemoryLoginFailureLog(database, self._failures.rows)
+
+    def _tables(self) -> list[_Table[Any, Any]]:
+        return [
+            self._notes,
+            *self._events.tables(),
+            self._note_tags.note_tag_rows,
+            self._counts.tag_count_rows,
+            self._counts.category_count_rows,
+            self._keys,
+            self._users,
+            self._tokens,
+            self._failures,
+        ]
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """An exception in the block puts every table back as it was when the block began."""
+        tables = self._tables()
+        saved = [table.snapshot() for table in tables]
+        try:
+            yield
+        except BaseException:
+            for table, rows in zip(tables, saved, strict=True):
+                table.restore(rows)
+            raise
 
     def _release(self) -> None:
         """Let go of claimed events and locked keys, as the end of a transaction does."""
         self._events.release()
         self.idempotency_keys.release()
+        self.database.unlock_all(self._holder)
 
     async def __aexit__(
         self,
@@ -672,19 +957,7 @@ class InMemoryUnitOfWork:
             msg = "commit failed (as the test asked)"
             raise self.database.commit_error(msg)
         added_events = self._events.events.rows.keys() - self.database.events.keys()
-        for table in (
-            self._notes,
-            self._events.events,
-            self._events.dispatched,
-            self._events.processed,
-            self._note_tags.note_tag_rows,
-            self._counts.tag_count_rows,
-            self._counts.category_count_rows,
-            self._keys,
-            self._users,
-            self._tokens,
-            self._failures,
-        ):
+        for table in self._tables():
             table.publish()
         self.database.commits += 1
         self._release()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -100,3 +100,9 @@ class SqlUnitOfWork:
         await self._sql.commit()
         if self.events.recorded and self._announce is not None:
             self._announce()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A SAVEPOINT through the ORM session: an exception in the block rolls back to it."""
+        async with self._sql.session.begin_nested():
+            yield

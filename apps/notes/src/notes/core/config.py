@@ -38,10 +38,23 @@ class Settings(BaseSettings):
     # Seconds a client is told to wait (``Retry-After``) before repeating a request that got 503.
     retry_after: Annotated[int, Field(ge=1, le=3600)] = 2
     log_level: str = "INFO"
-    max_body_bytes: Annotated[int, Field(ge=1)] = 1024 * 1024
+    # The largest legal note written in the most verbose JSON (every character of 100,000
+    # contents and 100 category characters as a \\uXXXX\\uXXXX surrogate pair: 1,201,226 bytes),
+    # with room to spare: 1.25 MiB.
+    max_body_bytes: Annotated[int, Field(ge=1)] = 1_310_720
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 16_384
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    # A listener failing on an event: tries in all, then the first delay, doubling to the cap.
+    event_max_attempts: Annotated[int, Field(ge=1, le=100)] = 10
+    event_retry_base_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    event_retry_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    # Dispatched events are kept this long (what a stream can resume from), parked ones this
+    # long after parking; the worker prunes every event_prune_interval_seconds.
+    event_retention_hours: Annotated[float, Field(gt=0, le=87_600)] = 168.0
+    parked_event_retention_hours: Annotated[float, Field(gt=0, le=87_600)] = 720.0
+    event_prune_interval_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     migrations_dir: Path = MIGRATIONS_DIR
     token_lifetime_days: Annotated[int, Field(ge=1, le=365)] = 30
     # How long a process trusts a token it has looked up: the bound on honouring a revoked one.

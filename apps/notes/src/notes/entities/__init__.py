@@ -12,27 +12,44 @@ from notes.entities.accounts import (
 from notes.entities.base import Base
 from notes.entities.counts import CategoryCount, Count, TagCount
 from notes.entities.events import (
+    ANY_LISTENER,
+    EventFailure,
     EventRecord,
+    FailureCount,
+    ListenerFailure,
     NoteCreated,
     NoteDeleted,
     NoteEvent,
     NoteUpdated,
+    ParkedEvent,
     ProcessedEvent,
+    UndecodableEvent,
 )
 from notes.entities.idempotency import IdempotencyKey
 from notes.entities.listing import NO_FILTER, NoteFilter, Position
 from notes.entities.note import Note, NoteView
-from notes.entities.tags import NoteTag, extract_tags
+from notes.entities.tags import (
+    TAGS_PER_NOTE_MAX,
+    NoteTag,
+    extract_tags,
+    has_too_many_tags,
+    normalize_tag,
+)
 
 __all__ = [
+    "ANY_LISTENER",
     "NO_FILTER",
+    "TAGS_PER_NOTE_MAX",
     "AccessToken",
     "Account",
     "Base",
     "CategoryCount",
     "Count",
+    "EventFailure",
     "EventRecord",
+    "FailureCount",
     "IdempotencyKey",
+    "ListenerFailure",
     "LoginFailure",
     "Note",
     "NoteCreated",
@@ -42,12 +59,16 @@ __all__ = [
     "NoteTag",
     "NoteUpdated",
     "NoteView",
+    "ParkedEvent",
     "Position",
     "Principal",
     "ProcessedEvent",
     "TagCount",
     "TokenInfo",
+    "UndecodableEvent",
     "User",
     "email_key",
     "extract_tags",
+    "has_too_many_tags",
+    "normalize_tag",
 ]

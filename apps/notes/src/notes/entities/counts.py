@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, Uuid
+from sqlalchemy import Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notes.entities.base import Base
@@ -46,3 +46,14 @@ class Count:
 
     name: str
     count: int
+
+
+# An owner's tags and categories, most used first, ties by name: the order ``/tags/`` and
+# ``/categories/`` page through, read straight off these indexes from a cursor's position.
+Index("ix_tag_counts_owner_most_used", TagCount.owner_id, TagCount.count.desc(), TagCount.name)
+Index(
+    "ix_category_counts_owner_most_used",
+    CategoryCount.owner_id,
+    CategoryCount.count.desc(),
+    CategoryCount.name,
+)

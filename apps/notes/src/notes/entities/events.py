@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import BigInteger, DateTime, Identity, Index, String, Uuid, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,7 +76,8 @@ class NoteEvent:
         occurred_at: datetime,
         payload: Mapping[str, Any],
     ) -> NoteEvent:
-        """The event a stored row describes; ``KeyError`` for an unknown type."""
+        """The event a stored row describes; ``KeyError`` for an unknown type, ``TypeError``
+        for a missing field."""
         cls = EVENT_TYPES[type]
         fields = {field.name for field in dataclasses.fields(cls)}
         values = {key: value for key, value in payload.items() if key in fields}
@@ -84,6 +85,18 @@ class NoteEvent:
             if key in values:
                 values[key] = tuple(values[key])
         return cls(id=id, note_id=note_id, owner_id=owner_id, occurred_at=occurred_at, **values)
+
+    @staticmethod
+    def decode(row: Mapping[str, Any]) -> NoteEvent | UndecodableEvent:
+        """The event a stored row describes, or why it cannot be read (a type from a newer
+        release, a missing or malformed field): never raises for a bad row."""
+        try:
+            return NoteEvent.restore(**row)
+        except KeyError:
+            reason = f"unknown event type {row.get('type')!r}"
+        except (TypeError, ValueError, AttributeError) as error:
+            reason = f"malformed {row.get('type')} event: {error}"
+        return UndecodableEvent(id=int(row["id"]), type=str(row.get("type")), reason=reason[:500])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +153,51 @@ class NoteUpdated(NoteEvent):
         return frozenset({self.category, self.previous_category})
 
 
+@dataclass(frozen=True)
+class UndecodableEvent:
+    """A stored event this release cannot read: its id, stored type, and why."""
+
+    id: int
+    type: str
+    reason: str
+
+
+ANY_LISTENER = "*"
+"""The listener an undecodable event is parked for: it reached none of them."""
+
+
+@dataclass(frozen=True)
+class ListenerFailure:
+    """A listener failed on an event; ``error`` describes the failure (bounded text)."""
+
+    event_id: int
+    listener: str
+    error: str
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """How often a listener has failed on an event so far, and whether it gave up on it."""
+
+    event_id: int
+    listener: str
+    attempts: int
+    parked: bool
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    """An event a listener gave up on (a dead letter), with its last error."""
+
+    event_id: int
+    listener: str
+    type: str
+    note_id: uuid.UUID | None
+    attempts: int
+    last_error: str
+    parked_at: datetime
+
+
 EVENT_TYPES: dict[str, type[NoteEvent]] = {
     cls.__name__: cls for cls in (NoteCreated, NoteUpdated, NoteDeleted)
 }
@@ -158,10 +216,28 @@ class EventRecord(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # Set while a listener's failure on it waits to be retried: it is not claimed before then.
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     __table_args__ = (
-        # What the dispatcher scans: the undispatched events, oldest first.
-        Index("ix_events_pending", "id", postgresql_where=text("dispatched_at IS NULL")),
+        # What the dispatcher scans: the undispatched events not waiting for a retry, oldest first.
+        Index(
+            "ix_events_pending",
+            "id",
+            postgresql_where=text("dispatched_at IS NULL AND retry_at IS NULL"),
+        ),
+        # The events waiting for a retry, soonest first.
+        Index(
+            "ix_events_retrying",
+            "retry_at",
+            postgresql_where=text("dispatched_at IS NULL AND retry_at IS NOT NULL"),
+        ),
+        # What the pruner scans: the dispatched events, oldest first.
+        Index(
+            "ix_events_dispatched_at",
+            "dispatched_at",
+            postgresql_where=text("dispatched_at IS NOT NULL"),
+        ),
         Index("ix_events_note_id", "note_id"),
         # An owner's events in order: what a stream of one account's changes reads.
         Index("ix_events_owner_id_id", "owner_id", "id"),
@@ -176,3 +252,30 @@ class ProcessedEvent(Base):
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     listener: Mapped[str] = mapped_column(String(LISTENER_NAME_MAX), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventFailure(Base):
+    """A listener's failures on an event: how many, the last error, and whether it gave up.
+
+    Written by the dispatcher in the transaction that claimed the event. ``parked_at`` is set
+    once the failures reach the configured number of attempts: the event is then a dead
+    letter for that listener until an operator requeues it.
+    """
+
+    __tablename__ = "event_failures"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    listener: Mapped[str] = mapped_column(String(LISTENER_NAME_MAX), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    __table_args__ = (
+        Index(
+            "ix_event_failures_parked_at",
+            "parked_at",
+            postgresql_where=text("parked_at IS NOT NULL"),
+        ),
+    )

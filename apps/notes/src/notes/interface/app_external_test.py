@@ -110,27 +110,37 @@ def _raw_post(base_url: str, head: bytes, body_part: bytes) -> bytes:
         return received
 
 
-def test_declared_body_over_one_mebibyte_is_refused_before_it_is_sent(app_server):
+LIMIT = 1_310_720  # NOTES_MAX_BODY_BYTES's default: 1.25 MiB
+
+
+def test_declared_body_over_the_limit_is_refused_before_it_is_sent(app_server):
     head = (
         b"POST /notes/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {1024 * 1024 + 1}\r\n\r\n".encode()
+        + f"Content-Length: {LIMIT + 1}\r\n\r\n".encode()
     )
-    # Only 1 KiB of the declared 1 MiB goes out: the answer must not wait for the rest.
+    # Only 1 KiB of the declared 1.25 MiB goes out: the answer must not wait for the rest.
     answer = _raw_post(app_server, head, b"x" * 1024)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b"application/problem+json" in answer
 
 
-def test_chunked_body_is_refused_once_it_passes_one_mebibyte(app_server):
+def test_chunked_body_is_refused_once_it_passes_the_limit(app_server):
     head = (
         b"POST /notes/ HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"x" * 65536
-    # 17 chunks of 64 KiB pass the limit; the body is never finished (no last chunk).
-    body = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") * 17
+    # 21 chunks of 64 KiB pass the limit; the body is never finished (no last chunk).
+    body = (f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n") * 21
     answer = _raw_post(app_server, head, body)
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_header_fields_of_a_megabyte_get_a_431_problem_from_the_app(app_server):
+    head = b"GET /notes/ HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"a" * 1_000_000 + b"\r\n\r\n"
+    answer = _raw_post(app_server, head, b"")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert b"application/problem+json" in answer
 
 
 async def test_unknown_note_is_404_problem(http):

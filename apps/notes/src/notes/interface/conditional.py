@@ -9,8 +9,9 @@ import re
 
 from fastapi import HTTPException
 
-# One entity tag of a list: optional weakness prefix, then a quoted string.
-_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*')
+# One entity tag of a list: optional weakness prefix, then a quoted string, whose characters
+# (etagc) may include commas, then optional white space and a comma or the end.
+_TAG = re.compile(r'[\s,]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
 
 
 def etag(version: int) -> str:
@@ -19,15 +20,18 @@ def etag(version: int) -> str:
 
 
 def _parse(header: str) -> list[tuple[bool, str]]:
-    """The (weak, opaque tag) pairs of an entity-tag list; HTTP 400 when it is malformed."""
+    """The (weak, opaque tag) pairs of an entity-tag list; HTTP 400 when it is malformed.
+
+    Read tag by tag, not split at commas: a comma inside the quotes belongs to the tag.
+    """
     tags = []
-    for item in header.split(","):
-        if not item.strip():
-            continue
-        match = _TAG.fullmatch(item)
+    position = 0
+    while header[position:].strip(" \t,"):
+        match = _TAG.match(header, position)
         if match is None:
-            raise HTTPException(400, detail=f"Malformed entity tag list: {header!r}.")
+            raise HTTPException(400, detail=f"Malformed entity tag list: {header[:200]!r}.")
         tags.append((match.group(1) is not None, match.group(2)))
+        position = match.end()
     return tags
 
 

@@ -1,11 +1,27 @@
-"""A cap on request bodies, enforced while they arrive rather than after reading them whole."""
+"""Caps on what a request may be: its body's size, enforced while it arrives rather than after
+reading it whole, its headers' size, and its body's media type."""
 
 from __future__ import annotations
 
 import json
 
+from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+JSON = "application/json"
+
+
+async def require_json(request: Request) -> None:
+    """Refuse a body sent as anything but JSON (415); one with no media type is read as JSON."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != JSON and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise HTTPException(415, detail=f"Send the body as {JSON}.")
 
 
 class BodyTooLargeError(HTTPException):
@@ -20,19 +36,29 @@ class BodyTooLargeError(HTTPException):
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 to a request whose body is, or turns out to be, over ``max_bytes``.
+    """Answer 413 to a request whose body is, or turns out to be, over ``max_bytes``, and 431
+    to one whose header fields (names and values) add up to more than ``max_header_bytes``.
 
     A declared ``Content-Length`` over the limit is refused before any of the body is read;
     a body without one (chunked) is counted as it streams and refused as soon as it passes.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int = 16_384) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > self.max_header_bytes:
+            await _answer(
+                send,
+                431,
+                "Request Header Fields Too Large",
+                f"The request's header fields are over {self.max_header_bytes} bytes.",
+            )
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -67,23 +93,25 @@ class BodySizeLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"The request body is over {self.max_bytes} bytes.",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await _answer(
+            send, 413, "Content Too Large", f"The request body is over {self.max_bytes} bytes."
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(send: Send, status: int, title: str, detail: str) -> None:
+    """A problem answer sent before the app saw the request; the connection is closed."""
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

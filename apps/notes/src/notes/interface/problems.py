@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notes.core.config import Settings
@@ -141,11 +142,30 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path: Starlette's 405 names only the
+    methods of the first route whose path matched."""
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if exc.detail and exc.detail != phrase else None
-    return problem(exc.status_code, detail=detail, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem(exc.status_code, detail=detail, headers=headers)
 
 
 async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:

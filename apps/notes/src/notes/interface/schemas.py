@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -9,17 +10,26 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 
-from notes.entities import Account, Count, NoteView, TokenInfo
+from notes.entities import (
+    TAGS_PER_NOTE_MAX,
+    Account,
+    Count,
+    NoteView,
+    TokenInfo,
+    has_too_many_tags,
+)
 from notes.entities.accounts import EMAIL_MAX
 from notes.entities.note import CATEGORY_MAX, CONTENTS_MAX
 from notes.entities.tags import TAG_MAX
-from notes.services.cursors import MAX_CURSOR_LENGTH
+from notes.services.cursors import MAX_COUNT_CURSOR_LENGTH, MAX_CURSOR_LENGTH
 from notes.services.health import Readiness as ServiceReadiness
 
 
@@ -31,8 +41,39 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _few_enough_tags(value: str) -> str:
+    """Refuse contents with more distinct hashtags than a note may carry."""
+    if has_too_many_tags(value):
+        msg = f"must not carry more than {TAGS_PER_NOTE_MAX} distinct hashtags"
+        raise ValueError(msg)
+    return value
+
+
+# An ISO 8601 date and time with its offset: "2026-01-01T00:00:00Z", "...+02:00".
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})"
+)
+
+
+def _iso_with_offset(value: object) -> object:
+    """Refuse what pydantic would read as a timestamp but the API does not promise: numbers
+    (Unix times such as ``1700000000`` or ``0.5``) and dates without an offset."""
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        msg = "must be an ISO 8601 date and time with an offset, such as 2026-01-01T00:00:00Z"
+        raise ValueError(msg)
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_with_offset),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": _TIMESTAMP.pattern}),
+]
+
 Text = Annotated[str, AfterValidator(_no_nul)]
-Contents = Annotated[Text, Field(min_length=1, max_length=CONTENTS_MAX)]
+Contents = Annotated[
+    Text, Field(min_length=1, max_length=CONTENTS_MAX), AfterValidator(_few_enough_tags)
+]
 Category = Annotated[Text, Field(max_length=CATEGORY_MAX)]
 TagName = Annotated[Text, Field(min_length=1, max_length=TAG_MAX + 1)]  # may start with '#'
 
@@ -79,10 +120,10 @@ class NoteListQuery(BaseModel):
     ] = None
     category: Category | None = None
     created_after: Annotated[
-        AwareDatetime | None, Field(description="Inclusive; ISO 8601 with an offset")
+        Timestamp | None, Field(description="Inclusive; ISO 8601 with an offset")
     ] = None
     created_before: Annotated[
-        AwareDatetime | None, Field(description="Exclusive; ISO 8601 with an offset")
+        Timestamp | None, Field(description="Exclusive; ISO 8601 with an offset")
     ] = None
     q: Annotated[
         Text | None,
@@ -102,6 +143,18 @@ class NoteListQuery(BaseModel):
         """The query of the page after this one: the same filters and limit, and ``cursor``."""
         params = self.model_dump(mode="json", exclude_none=True, exclude={"offset", "cursor"})
         return {**{k: str(v) for k, v in params.items()}, "cursor": cursor}
+
+
+class CountListQuery(BaseModel):
+    """The query parameters of ``GET /tags/`` and ``GET /categories/``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    cursor: Annotated[
+        str | None,
+        Field(min_length=1, max_length=MAX_COUNT_CURSOR_LENGTH, description="From a next link"),
+    ] = None
 
 
 class NoteRead(BaseModel):

@@ -16,13 +16,15 @@ import hmac
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from notes.entities import Position
+from notes.entities import Count, Position
 from notes.services.errors import InvalidCursorError
 
 _FORMAT = "1"
 _TAG_BYTES = 16
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_CURSOR_LENGTH = 200
+# A count's cursor holds its name (up to 100 characters, 400 bytes of UTF-8), so it is longer.
+MAX_COUNT_CURSOR_LENGTH = 800
 
 
 def _b64encode(data: bytes) -> str:
@@ -68,10 +70,32 @@ class CursorCodec:
         except (ValueError, OverflowError) as error:
             raise InvalidCursorError from error
 
+    def encode_count(self, kind: str, after: Count, owner_id: uuid.UUID) -> str:
+        """The cursor of a position in a list of counts of ``kind`` (``tags``, ...)."""
+        payload = f"{kind}:{after.count}:".encode("ascii") + after.name.encode()
+        return f"{_b64encode(payload)}.{_b64encode(self._tag(payload, owner_id))}"
 
-def _split(cursor: str) -> tuple[bytes, bytes]:
+    def decode_count(self, kind: str, cursor: str, owner_id: uuid.UUID) -> Count:
+        """The position in ``cursor``; InvalidCursorError unless issued for ``kind`` and
+        ``owner_id`` with this codec's secret."""
+        try:
+            payload, tag = _split(cursor, MAX_COUNT_CURSOR_LENGTH)
+        except (ValueError, binascii.Error) as error:
+            raise InvalidCursorError from error
+        if not hmac.compare_digest(tag, self._tag(payload, owner_id)):
+            raise InvalidCursorError
+        try:
+            found, count, name = payload.split(b":", 2)
+            if found.decode("ascii") != kind:
+                raise InvalidCursorError
+            return Count(name.decode(), int(count))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InvalidCursorError from error
+
+
+def _split(cursor: str, max_length: int = MAX_CURSOR_LENGTH) -> tuple[bytes, bytes]:
     """The payload and tag of ``cursor``; ValueError when it does not have that shape."""
-    if len(cursor) > MAX_CURSOR_LENGTH:
+    if len(cursor) > max_length:
         msg = "cursor too long"
         raise ValueError(msg)
     encoded_payload, encoded_tag = cursor.split(".")

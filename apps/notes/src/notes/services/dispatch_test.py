@@ -5,20 +5,46 @@ import asyncio
 import logging
 import uuid
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from eventing import EventBus
 from testkit import OWNER
 
-from notes.entities import NoteEvent
-from notes.services.dispatch import BatchReport, Dispatcher, EventWorker
-from notes.services.listeners import build_bus
-from notes.services.notes import NotesService
+from notes.core.ids import uuid7
+from notes.entities import Note, NoteCreated, NoteEvent
+from notes.services.dead_letters import DeadLetters
+from notes.services.dispatch import (
+    BatchReport,
+    Dispatcher,
+    EventPruner,
+    EventWorker,
+    RetryPolicy,
+)
+from notes.services.listeners import NOTE_EVENTS, build_bus, once
+from notes.services.notes import NotesService, RecordedResponse
 
 
 async def pending(memory_db):
-    async with memory_db.unit_of_work() as uow:
-        return [e.id for e in await uow.events.claim_pending(1000)]
+    """The ids of the events not dispatched yet (waiting for a retry or not)."""
+    return sorted(i for i in memory_db.events if i not in memory_db.dispatched)
+
+
+class ManualClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+
+def no_jitter():
+    return 0.0
 
 
 async def until(condition, seconds=10.0):
@@ -28,37 +54,52 @@ async def until(condition, seconds=10.0):
             await asyncio.sleep(0.01)
 
 
-async def test_an_event_a_listener_failed_on_stays_pending_and_is_retried(memory_db):
+def test_retry_delays_double_from_the_base_up_to_the_cap_less_up_to_half_at_random():
+    policy = RetryPolicy(max_attempts=10, base=1.0, cap=60.0, random=no_jitter)
+    assert [policy.delay(n).total_seconds() for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert policy.delay(10_000).total_seconds() == 60
+    jittered = RetryPolicy(base=4.0, cap=60.0, random=lambda: 1.0)
+    assert jittered.delay(1).total_seconds() == 2.0
+
+
+async def test_an_event_a_listener_failed_on_waits_for_its_retry_then_is_dispatched(memory_db):
     attempts = []
 
     async def flaky(event):
         attempts.append(event.id)
         if len(attempts) <= 2:
-            raise RuntimeError("the batch and the retry alone both fail")
+            raise RuntimeError("fails twice")
 
     bus: EventBus[NoteEvent] = EventBus()
     bus.subscribe("flaky", flaky, events=(NoteEvent,))
-    dispatcher = Dispatcher(memory_db.unit_of_work, bus)
-    note = await NotesService(memory_db.unit_of_work).create(OWNER, contents="x")
+    clock = ManualClock()
+    policy = RetryPolicy(base=10.0, random=no_jitter)
+    dispatcher = Dispatcher(memory_db.unit_of_work, bus, policy=policy, clock=clock)
+    await NotesService(memory_db.unit_of_work).create(OWNER, contents="x")
 
     assert await dispatcher.dispatch_pending() == 0
     assert len(await pending(memory_db)) == 1
+    assert await dispatcher.dispatch_pending() == 0  # not due yet: not even tried
+    assert len(attempts) == 1
+    clock.advance(10)
+    assert await dispatcher.dispatch_pending() == 0
+    assert len(attempts) == 2
+    clock.advance(19)
+    assert await dispatcher.dispatch_pending() == 0  # the second delay is 20 s
+    clock.advance(1)
     assert await dispatcher.dispatch_pending() == 1
     assert await pending(memory_db) == []
     assert len(attempts) == 3
-    assert note.id
 
 
-async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_back_itself(
-    memory_db, caplog
-):
+async def test_a_listener_naming_its_bad_event_holds_back_only_that_one(memory_db, caplog):
     service = NotesService(memory_db.unit_of_work)
     bad = await service.create(OWNER, contents="#bad")
     for i in range(3):
         await service.create(OWNER, contents=f"#good{i}")
     shares = []
 
-    async def refuses_bad(events):
+    async def refuses_bad(uow, events):
         shares.append(len(events))
         if any(e.note_id == bad.id for e in events):
             raise RuntimeError("cannot handle this note")
@@ -69,25 +110,119 @@ async def test_a_failed_batch_is_retried_event_by_event_so_one_bad_event_holds_b
         after.extend(e.id for e in events)
 
     bus: EventBus[NoteEvent] = EventBus()
-    bus.subscribe_batch("refuses_bad", refuses_bad, events=(NoteEvent,))
+    handler = once("refuses_bad", refuses_bad, memory_db.unit_of_work)
+    bus.subscribe_batch("refuses_bad", handler, events=(NoteEvent,))
     bus.subscribe_batch("downstream", downstream, after=("refuses_bad",))
 
     assert await Dispatcher(memory_db.unit_of_work, bus).dispatch_pending() == 3
 
     [still_pending] = await pending(memory_db)
     assert still_pending not in after
-    assert shares == [4, 1, 1, 1, 1]
     assert len(after) == 3
+    # The batch, then its halves in savepoints, depth first: [bad, good0] fails, so [bad]
+    # fails and [good0] succeeds; then [good1, good2] succeeds.
+    assert shares == [4, 2, 1, 1, 2]
     warnings = [r.getMessage() for r in caplog.records if r.name == "notes.services.dispatch"]
     assert warnings == [
         (
-            "a batch of 4 events failed (refuses_bad failed, downstream skipped): "
-            "publishing its events one at a time"
-        ),
-        (
-            f"event {still_pending} (NoteCreated) stays pending: refuses_bad failed, "
-            "downstream skipped"
-        ),
+            f"event {still_pending} (NoteCreated) failed in refuses_bad (attempt 1 of 10), "
+            "retried later: RuntimeError: cannot handle this note"
+        )
+    ]
+    async with memory_db.unit_of_work() as uow:
+        assert await uow.events.processed_by(still_pending) == frozenset()
+
+
+async def test_a_listener_failing_without_naming_events_is_narrowed_down_by_halves(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    notes = [await service.create(OWNER, contents=f"#n{i}") for i in range(8)]
+    bad = {notes[2].id, notes[5].id}
+    tried: list[int] = []
+
+    async def refuses_bad(events):
+        tried.append(len(events))
+        if any(e.note_id in bad for e in events):
+            raise RuntimeError("no")
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("refuses_bad", refuses_bad, events=(NoteEvent,))
+
+    report = await Dispatcher(memory_db.unit_of_work, bus).dispatch_batch()
+
+    assert (report.claimed, report.dispatched, report.failed) == (8, 6, 2)
+    assert tried == [8, 4, 2, 2, 1, 1, 4, 2, 1, 1, 2]
+    assert len(await pending(memory_db)) == 2
+
+
+async def test_a_listener_that_keeps_failing_parks_the_event_after_the_last_attempt(memory_db):
+    async def never(events):
+        raise RuntimeError("never works\n" + "x" * 10_000)
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("never", never, events=(NoteEvent,))
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=3, base=1.0, random=no_jitter)
+    dispatcher = Dispatcher(memory_db.unit_of_work, bus, policy=policy, clock=clock)
+    note = await NotesService(memory_db.unit_of_work).create(OWNER, contents="x")
+
+    reports = []
+    for _ in range(3):
+        reports.append(await dispatcher.dispatch_batch())
+        clock.advance(3600)
+
+    assert [(r.failed, r.parked) for r in reports] == [(1, 0), (1, 0), (0, 1)]
+    assert await pending(memory_db) == []  # parked: settled, never claimed again
+    assert (await dispatcher.dispatch_batch()).claimed == 0
+    [parked] = await DeadLetters(memory_db.unit_of_work).list()
+    assert (parked.listener, parked.note_id, parked.attempts) == ("never", note.id, 3)
+    assert parked.last_error.startswith("RuntimeError: never works\n")
+    assert len(parked.last_error) <= 2000
+
+
+async def test_a_requeued_event_is_tried_again_with_fresh_attempts(memory_db):
+    broken = True
+
+    async def fixed_later(events):
+        if broken:
+            raise RuntimeError("not yet")
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe_batch("fixed_later", fixed_later, events=(NoteEvent,))
+    policy = RetryPolicy(max_attempts=1)
+    dispatcher = Dispatcher(memory_db.unit_of_work, bus, policy=policy)
+    await NotesService(memory_db.unit_of_work).create(OWNER, contents="x")
+    dead_letters = DeadLetters(memory_db.unit_of_work)
+
+    assert (await dispatcher.dispatch_batch()).parked == 1
+    assert await dead_letters.requeue([12345]) == 0
+    broken = False
+    assert await dead_letters.requeue(listener="another") == 0
+    assert await dead_letters.requeue(listener="fixed_later") == 1
+    assert await dispatcher.dispatch_pending() == 1
+    assert await dead_letters.list() == []
+
+
+async def test_an_event_this_release_cannot_read_is_parked_at_once_and_the_rest_go_on(
+    memory_db, caplog
+):
+    unknown = memory_db.add_raw_event("NoteArchived", {"category": "x"})
+    missing = memory_db.add_raw_event("NoteUpdated", {"category": "x", "tags": []})
+    await NotesService(memory_db.unit_of_work).create(OWNER, contents="#fine")
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+
+    report = await dispatcher.dispatch_batch()
+
+    assert (report.claimed, report.dispatched, report.parked) == (3, 1, 2)
+    assert memory_db.tag_counts_of(OWNER) == {"fine": 1}
+    parked = {p.event_id: p for p in await DeadLetters(memory_db.unit_of_work).list()}
+    assert parked.keys() == {unknown, missing}
+    assert parked[unknown].listener == "*"
+    assert parked[unknown].last_error == "unknown event type 'NoteArchived'"
+    assert parked[missing].last_error.startswith("malformed NoteUpdated event: ")
+    messages = [r.getMessage() for r in caplog.records if r.name == "notes.services.dispatch"]
+    assert messages == [
+        f"event {unknown} parked at once: unknown event type 'NoteArchived'",
+        f"event {missing} parked at once: {parked[missing].last_error}",
     ]
 
 
@@ -110,10 +245,10 @@ async def test_nothing_pending_is_an_empty_batch(memory_db):
     assert await dispatcher.dispatch_pending() == 0
 
 
-async def test_a_failed_batch_ends_the_pass(memory_db):
+async def test_a_failed_event_does_not_end_the_pass(memory_db):
     service = NotesService(memory_db.unit_of_work)
     first = await service.create(OWNER, contents="x")
-    await service.create(OWNER, contents="y")
+    second = await service.create(OWNER, contents="y")
     tried: list[uuid.UUID] = []
 
     async def refuses_first(events):
@@ -124,8 +259,8 @@ async def test_a_failed_batch_ends_the_pass(memory_db):
     bus: EventBus[NoteEvent] = EventBus()
     bus.subscribe_batch("refuses_first", refuses_first, events=(NoteEvent,))
 
-    assert await Dispatcher(memory_db.unit_of_work, bus, batch_size=1).dispatch_pending() == 0
-    assert tried == [first.id, first.id]  # the batch, then the event alone; no next batch
+    assert await Dispatcher(memory_db.unit_of_work, bus, batch_size=1).dispatch_pending() == 1
+    assert tried == [first.id, second.id]
 
 
 async def test_batches_continue_until_nothing_is_pending(memory_db):
@@ -367,3 +502,197 @@ async def test_counts_stay_exact_under_concurrent_writes_dispatchers_and_redeliv
 
     _, _, counts = await _snapshot(sql, [], [tag], category)
     assert counts == [("category", category, 15), ("tag", tag, 15)]
+
+
+@pytest.mark.integrated
+async def test_500_poisoned_events_are_parked_and_5000_others_all_dispatched_in_full_batches(
+    sql, committing_uow, caplog
+):
+    """500 events a listener always fails on, among 5,000 it handles: every other event is
+    dispatched, each poisoned one parked after exactly max_attempts tries, the number of
+    claims and listener transactions bounded, and one short log line per failure."""
+    owner = await _new_owner(sql)
+    poison_every = 11  # 500 of 5,500
+    async with committing_uow() as uow:
+        notes = []
+        for i in range(5500):
+            tag = "poison" if i % poison_every == 0 else f"t{i % 7}"
+            notes.append(_note(owner, f"note {i} #{tag}", i))
+        await uow.notes.add_all(notes)
+        await uow.events.add_all([NoteCreated.of(n, at=n.creation_date) for n in notes])
+        await uow.commit()
+    poisoned = {n.id for i, n in enumerate(notes) if i % poison_every == 0}
+
+    async def picky(uow, events):
+        if any(e.note_id in poisoned for e in events):
+            raise RuntimeError("poisoned\n" + "detail " * 500)
+
+    units = 0
+
+    def counted():
+        nonlocal units
+        units += 1
+        return committing_uow()
+
+    bus = build_bus(counted)
+    bus.subscribe_batch("picky", once("picky", picky, counted), events=NOTE_EVENTS)
+    clock = ManualClock()
+    attempts = 3
+    policy = RetryPolicy(max_attempts=attempts, base=1.0, cap=4.0)
+    dispatcher = Dispatcher(counted, bus, batch_size=100, policy=policy, clock=clock)
+    caplog.set_level(logging.INFO)
+
+    first_pass = await dispatcher.dispatch_pending()
+    first_units = units
+    passes = 1
+    while await _undispatched(sql, owner) and passes < attempts + 2:
+        clock.advance(3600)
+        await dispatcher.dispatch_pending()
+        passes += 1
+
+    assert first_pass >= 5000  # every normal event in the first pass (and leftovers of others)
+    assert await _undispatched(sql, owner) == 0
+    async with committing_uow() as uow:
+        parked = await uow.events.parked(limit=10_000, listener="picky")
+    mine = [p for p in parked if p.note_id in poisoned]
+    assert len(mine) == 500
+    assert {p.attempts for p in mine} == {attempts}
+    assert passes == attempts
+    # The first pass: 56 claims (55 full batches and an empty one), 4 listener units of work
+    # per batch, a second unit of work for the batches where picky failed, and a second
+    # publish for the listeners after it: about 10 units of work a batch, never one per event.
+    assert first_units <= 56 + 55 * 10
+    dispatch_lines = [r for r in caplog.records if r.name == "notes.services.dispatch"]
+    assert len(dispatch_lines) == 500 * attempts
+    assert all(r.exc_info is None and len(r.getMessage()) < 400 for r in caplog.records)
+    assert all(r.levelno < logging.ERROR or r.name == "eventing" for r in caplog.records)
+
+
+async def _new_owner(sql):
+    owner = uuid7()
+    await sql.execute(
+        "INSERT INTO users (id, email, email_key, password_hash, created_at)"
+        " VALUES (:id, :email, :email, NULL, now())",
+        id=owner,
+        email=f"{owner}@example.com",
+    )
+    return owner
+
+
+def _note(owner, contents, i):
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=i)
+    return Note(
+        id=uuid7(),
+        owner_id=owner,
+        contents=contents,
+        category="",
+        creation_date=at,
+        updated_at=at,
+        version=1,
+        deleted_at=None,
+    )
+
+
+async def _undispatched(sql, owner):
+    return await sql.scalar(
+        "SELECT count(*) FROM events WHERE owner_id = :o AND dispatched_at IS NULL", o=owner
+    )
+
+
+async def test_the_pruner_deletes_old_dispatched_events_in_bounded_batches_and_keeps_parked_ones(
+    memory_db,
+):
+    service = NotesService(memory_db.unit_of_work)
+    for i in range(7):
+        await service.create(OWNER, contents=f"#t{i}")
+    await Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work)).dispatch_pending()
+    parked_id = memory_db.add_raw_event("NoteArchived", {})
+    await Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work)).dispatch_pending()
+    fresh = await service.create(OWNER, contents="#fresh")
+    clock = ManualClock()
+    clock.now = datetime.now(UTC) + timedelta(hours=2)
+    pruner = EventPruner(
+        memory_db.unit_of_work,
+        retention=timedelta(hours=1),
+        parked_retention=timedelta(hours=3),
+        batch_size=3,
+        max_batches=2,
+        clock=clock,
+    )
+
+    assert await pruner.prune() == 6  # two batches of three, then it stops for this call
+    assert await pruner.prune() == 1
+    assert await pruner.prune() == 0
+    assert sorted(memory_db.events) == [parked_id, parked_id + 1]  # parked, and not dispatched
+    assert {event_id for event_id, _ in memory_db.processed} == set()
+    assert fresh.id == memory_db.events[parked_id + 1].note_id
+    clock.advance(2 * 3600)  # the parking is now older than its retention
+    assert await pruner.prune() == 1
+    assert list(memory_db.failures) == []
+
+
+@pytest.mark.integrated
+async def test_a_batch_of_100_notes_with_50_tags_each_leaves_other_requests_working(
+    sql, committing_uow
+):
+    """The worst case the caps allow, 5,000 distinct tags in one batch, dispatched while
+    other requests take locks of their own: every request succeeds, every count is exact,
+    and the recount held at most LOCK_STRIPES advisory locks."""
+    owner = await _new_owner(sql)
+    service = NotesService(committing_uow)
+    notes = [
+        await service.create(owner, contents=" ".join(f"#n{i}x{j}" for j in range(50)))
+        for i in range(100)
+    ]
+    dispatcher = Dispatcher(committing_uow, build_bus(committing_uow), batch_size=100)
+    peak = 0
+
+    async def watch_locks():
+        nonlocal peak
+        for _ in range(200):
+            held = await sql.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            peak = max(peak, held)
+            await asyncio.sleep(0.005)
+
+    def respond(note):
+        return RecordedResponse(201, {"id": str(note.id)})
+
+    async def other_requests():
+        for i in range(40):
+            await service.create_idempotent(owner, key=f"k{i}", contents="hi", respond=respond)
+            await service.update(owner, notes[i].id, contents=f"edited #n{i}x0")
+
+    await asyncio.gather(dispatcher.dispatch_pending(), other_requests(), watch_locks())
+    await dispatcher.dispatch_pending()
+
+    rows = await sql.fetch(
+        "SELECT count(*), sum(count) FROM tag_counts WHERE owner_id = :o", o=owner
+    )
+    assert rows == [(40 + 60 * 50, 40 + 60 * 50)]
+    assert peak <= 2 * 32 + 40  # two recount transactions' stripes, and the requests' own keys
+
+
+async def test_the_worker_prunes_dispatched_events_as_it_goes(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    await service.create(OWNER, contents="#kept")
+    pruner = EventPruner(
+        memory_db.unit_of_work, retention=timedelta(0), parked_retention=timedelta(0)
+    )
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+    events_worker = EventWorker(
+        dispatcher, memory_db.listen, poll_interval=0.05, pruner=pruner, prune_interval=0.05
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(events_worker.run(stop))
+    try:
+        await until(lambda: _has_tag(memory_db, "kept"))
+        await until(lambda: _no_events(memory_db))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert memory_db.tag_counts_of(OWNER) == {"kept": 1}
+    assert memory_db.processed == {}
+
+
+async def _no_events(memory_db):
+    return not memory_db.events

@@ -14,7 +14,7 @@ with it.
 
 Why the counts stay exact: a listener never adds or subtracts. It recomputes the count of
 every tag or category the batch touched, once per batch, from the source rows
-(``note_tags``, ``notes``), in its own transaction, after taking a lock per name
+(``note_tags``, ``notes``), in its own transaction, after taking a lock covering each name
 (``CountRepository.recount_*``; counts are per owner, so a name is an owner's name).
 Increments would need exactly-once delivery and one order of events; a recount needs
 neither. Two recounts of a name run one after the other and the later one counts what is
@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from eventing import EventBus
 
 from notes.entities import NoteCreated, NoteDeleted, NoteEvent, NoteUpdated, extract_tags
+from notes.services.dispatch import EventsFailedError
 from notes.services.ports import UnitOfWork, UnitsOfWork
 
 _logger = logging.getLogger(__name__)
@@ -83,20 +84,64 @@ def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
 
     One unit of work records the batch in ``processed_events`` and applies the effect to
     the events not recorded before; nothing is committed when there are none.
+
+    If that fails, a second unit of work finds the events at fault: it tries halves of the
+    batch, each in a savepoint, halving the ones that fail down to single events, keeps what
+    succeeded, commits, and raises ``EventsFailedError`` naming each event that failed alone
+    with its error. So one bad event costs its batch one more transaction, not one per event,
+    and the dispatcher can run the listeners after this one on the others. If every part
+    succeeds (the failure did not recur), the batch is handled and nothing is raised.
     """
+
+    async def apply(work: UnitOfWork, events: Sequence[NoteEvent]) -> bool:
+        new = await work.events.mark_processed([e.id for e in events if e.id is not None], name)
+        if new:
+            await effect(work, [event for event in events if event.id in new])
+        return bool(new)
+
+    async def isolate(
+        work: UnitOfWork, events: Sequence[NoteEvent], failures: dict[int, BaseException]
+    ) -> None:
+        for part in (events[: len(events) // 2], events[len(events) // 2 :]):
+            if not part:
+                continue
+            try:
+                async with work.savepoint():
+                    await apply(work, part)
+            except Exception as error:  # noqa: BLE001 - any failure of the effect is the event's
+                failed: BaseException | None = error
+            else:
+                failed = None
+            if failed is None:
+                continue
+            # Outside the except block, so a failure found deeper is not chained to this one.
+            if len(part) == 1 and part[0].id is not None:
+                failures[part[0].id] = failed
+            else:
+                await isolate(work, part, failures)
 
     async def handle(events: Sequence[NoteEvent]) -> None:
         unrecorded = [event for event in events if event.id is None]
         if unrecorded:
             msg = f"{name} handles recorded events only; {unrecorded[0]!r} has no id"
             raise ValueError(msg)
+        try:
+            async with uow() as work:
+                if not await apply(work, events):
+                    _logger.debug("%s already handled events %s", name, [e.id for e in events])
+                    return
+                await work.commit()
+        except Exception as error:  # noqa: BLE001 - any failure: find the events at fault
+            if len(events) == 1 and events[0].id is not None:
+                raise EventsFailedError({events[0].id: error}) from None
+        else:
+            return
+        failures: dict[int, BaseException] = {}
         async with uow() as work:
-            new = await work.events.mark_processed([e.id for e in events if e.id is not None], name)
-            if not new:
-                _logger.debug("%s already handled events %s", name, [e.id for e in events])
-                return
-            await effect(work, [event for event in events if event.id in new])
+            await isolate(work, events, failures)
             await work.commit()
+        if failures:
+            raise EventsFailedError(failures)
 
     handle.__qualname__ = name
     return handle

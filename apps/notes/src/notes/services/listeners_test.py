@@ -9,7 +9,7 @@ import pytest
 from testkit import OWNER
 
 from notes.entities import NoteCreated, NoteDeleted, NoteFilter, NoteUpdated
-from notes.services.dispatch import Dispatcher
+from notes.services.dispatch import Dispatcher, EventsFailedError
 from notes.services.listeners import (
     GRAPH_END,
     GRAPH_START,
@@ -174,13 +174,62 @@ async def test_a_failed_effect_keeps_no_record_so_the_events_are_handled_again(m
             raise RuntimeError("effect failed")
 
     handler = once("fails_once", fails_once, memory_db.unit_of_work)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(EventsFailedError) as failed:
         await handler([event])
+    assert list(failed.value.failures) == [event.id]
+    assert isinstance(failed.value.failures[event.id], RuntimeError)
     assert memory_db.note_tags == {}
     await handler([event])
 
     assert attempts == [1, 1]
     assert (event.id, "fails_once") in memory_db.processed
+
+
+async def test_a_failed_batch_is_split_in_savepoints_so_only_the_bad_events_are_left_out(
+    memory_db, service
+):
+    for i in range(6):
+        await service.create(OWNER, contents=f"#t{i}")
+    batch = await events(memory_db)
+    bad = {batch[1].id, batch[4].id}
+    commits = memory_db.commits
+
+    async def tag_unless_bad(uow, events):
+        await uow.note_tags.set_note_tags({e.note_id: {"seen"} for e in events})
+        if any(e.id in bad for e in events):
+            raise RuntimeError("bad event")
+
+    handler = once("picky", tag_unless_bad, memory_db.unit_of_work)
+    with pytest.raises(EventsFailedError) as failed:
+        await handler(batch)
+
+    assert failed.value.failures.keys() == bad
+    assert memory_db.commits - commits == 1  # the first try rolled back; the split, one commit
+    done = {e.id for e in batch} - bad
+    assert {i for i, name in memory_db.processed if name == "picky"} == done
+    assert set(memory_db.note_tags) == {e.note_id for e in batch if e.id in done}
+    with pytest.raises(EventsFailedError) as again:  # the good ones are recorded: skipped
+        await handler(batch)
+    assert again.value.failures.keys() == bad
+
+
+async def test_a_failure_that_does_not_recur_when_split_leaves_the_batch_handled(
+    memory_db, service
+):
+    for i in range(4):
+        await service.create(OWNER, contents=f"#t{i}")
+    batch = await events(memory_db)
+    calls = []
+
+    async def fails_first_time(uow, events):
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("a deadlock, say")
+
+    await once("flaky", fails_first_time, memory_db.unit_of_work)(batch)
+
+    assert calls == [4, 2, 2]
+    assert {i for i, name in memory_db.processed if name == "flaky"} == {e.id for e in batch}
 
 
 async def test_a_batch_costs_one_commit_per_listener_whatever_its_size(service, bus, memory_db):

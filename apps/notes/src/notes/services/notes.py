@@ -25,6 +25,7 @@ from notes.entities import (
     NoteUpdated,
     NoteView,
     Position,
+    normalize_tag,
 )
 from notes.services.cursors import CursorCodec
 from notes.services.errors import (
@@ -252,7 +253,7 @@ class NotesService:
         cursor). A ``tag`` in ``where`` is matched without its ``#`` and case-insensitively.
         """
         if where.tag is not None:
-            where = dataclasses.replace(where, tag=where.tag.removeprefix("#").lower())
+            where = dataclasses.replace(where, tag=normalize_tag(where.tag))
         after = None if cursor is None else self._cursors.decode(cursor, owner_id)
         found = await self._reader.list(
             owner_id, limit=limit + 1, offset=offset, after=after, where=where

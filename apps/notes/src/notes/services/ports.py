@@ -21,14 +21,18 @@ from notes.entities import (
     AccessToken,
     Account,
     Count,
+    FailureCount,
     IdempotencyKey,
+    ListenerFailure,
     Note,
     NoteEvent,
     NoteFilter,
     NoteView,
+    ParkedEvent,
     Position,
     Principal,
     TokenInfo,
+    UndecodableEvent,
     User,
 )
 
@@ -102,11 +106,18 @@ class EventLog(Protocol):
     async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
         """Record ``events``, in order, in one round trip; return them with their ids."""
 
-    async def claim_pending(self, limit: int) -> list[NoteEvent]:
-        """Up to ``limit`` undispatched events, oldest first, locked until this unit of work ends.
+    async def claim_pending(
+        self, limit: int, *, now: datetime | None = None
+    ) -> list[NoteEvent | UndecodableEvent]:
+        """Up to ``limit`` undispatched events, locked until this unit of work ends.
 
-        Events another unit of work holds are skipped, so concurrent dispatchers never
-        handle the same event at the same time.
+        The events never failed come first, oldest first; only when there are none, those
+        whose retry is due by ``now``, soonest due first. The two never share a claim, so
+        events that failed before never hold back fresh ones, and a backlog of fresh events
+        is worked off before any retry. Without ``now``, only the fresh ones. A row this
+        release cannot read comes back as an ``UndecodableEvent``. Events another unit of
+        work holds are skipped, so concurrent dispatchers never handle the same event at the
+        same time.
         """
 
     async def mark_dispatched(self, event_ids: Collection[int]) -> None:
@@ -126,6 +137,34 @@ class EventLog(Protocol):
 
     async def after(self, event_id: int, *, limit: int) -> list[NoteEvent]:
         """Events with an id above ``event_id``, oldest first, dispatched or not."""
+
+    async def record_failures(
+        self, failures: Sequence[ListenerFailure], *, now: datetime, max_attempts: int
+    ) -> list[FailureCount]:
+        """Count one more failure of each (event, listener), keeping its error; return the
+        counts. A pair that reaches ``max_attempts`` is parked (it stays parked)."""
+
+    async def retry_later(self, retry_at: Mapping[int, datetime]) -> None:
+        """Hold each event back until its time: it is claimed again once that is due."""
+
+    async def parked(self, *, limit: int, listener: str | None = None) -> list[ParkedEvent]:
+        """Parked (event, listener) pairs, oldest parked first; only ``listener``'s if given."""
+
+    async def requeue(
+        self, event_ids: Collection[int] | None = None, *, listener: str | None = None
+    ) -> int:
+        """Make parked events pending again, their failures forgotten; how many.
+
+        ``event_ids`` None means every parked event (of ``listener``, if given). Listeners
+        that had handled an event find their records and skip it.
+        """
+
+    async def prune(
+        self, *, dispatched_before: datetime, parked_before: datetime, limit: int
+    ) -> int:
+        """Delete up to ``limit`` events dispatched before ``dispatched_before``, with their
+        listener records and failures; how many. An event parked for a listener at or after
+        ``parked_before`` is kept. Events another unit of work holds are skipped."""
 
 
 class NoteTagRepository(Protocol):
@@ -151,8 +190,9 @@ class CountRepository(Protocol):
     async def recount_tags(self, names: Collection[OwnedName]) -> None:
         """Recompute the counts of ``names`` from the notes' tags, as committed right now.
 
-        Holds a lock per (owner, name) until the unit of work ends, taken before counting, so
-        two recounts of one name run one after the other and the later one counts last.
+        Holds a lock covering each (owner, name) until the unit of work ends, taken before
+        counting, so two recounts of one name run one after the other and the later one counts
+        last. The locks are bounded in number whatever ``names`` holds.
         """
 
     async def recount_categories(self, names: Collection[OwnedName]) -> None:
@@ -161,11 +201,16 @@ class CountRepository(Protocol):
         The empty category is never counted. Locks like ``recount_tags``.
         """
 
-    async def tag_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        """The owner's tags of live notes, most used first, ties by name."""
+    async def tag_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        """Up to ``limit`` of the owner's tags of live notes, most used first, ties by name;
+        with ``after``, only those that sort after it."""
 
-    async def category_counts(self, owner_id: uuid.UUID) -> list[Count]:
-        """The owner's categories of live notes, most used first, ties by name."""
+    async def category_counts(
+        self, owner_id: uuid.UUID, *, limit: int, after: Count | None = None
+    ) -> list[Count]:
+        """The same as ``tag_counts``, for the owner's categories."""
 
 
 class IdempotencyKeyRepository(Protocol):
@@ -306,6 +351,10 @@ class UnitOfWork(Protocol):
         Unless the connection to the database fails during the commit itself: then
         ``CommitOutcomeUnknownError``, and the changes may or may not have been kept.
         """
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A part of this unit of work that an exception undoes alone: leaving the block by
+        an exception rolls back what was done in it (and re-raises); the rest stays."""
 
 
 UnitsOfWork = Callable[[], UnitOfWork]

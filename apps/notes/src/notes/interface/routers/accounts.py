@@ -7,15 +7,17 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from notes.interface.auth import PrincipalDep
 from notes.interface.dependencies import AccountsServiceDep
+from notes.interface.limits import require_json
 from notes.interface.schemas import (
     AccountCreate,
     AccountRead,
+    Problem,
     TokenCreated,
     TokenRead,
     TokenRequest,
@@ -43,7 +45,8 @@ _UNAUTHORIZED = problem_responses(401)
     "/users/",
     status_code=status.HTTP_201_CREATED,
     summary="Create an account",
-    responses=problem_responses(409, 413, 422),
+    responses=problem_responses(400, 409, 413, 415, 422),
+    dependencies=[Depends(require_json)],
 )
 async def create_account(
     body: AccountCreate, accounts: AccountsServiceDep, response: Response
@@ -68,7 +71,14 @@ async def read_account(principal: PrincipalDep, accounts: AccountsServiceDep) ->
     "/tokens/",
     status_code=status.HTTP_201_CREATED,
     summary="Log in: exchange an email and a password for a bearer token",
-    responses=problem_responses(401, 413, 415, 422, 429),
+    responses={
+        **problem_responses(400, 401, 413, 415, 422, 429),
+        429: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "headers": {"Retry-After": {"description": "Seconds until a login may succeed"}},
+        },
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -134,7 +144,10 @@ def _credentials(content_type: str, body: bytes) -> TokenRequest:
         raise HTTPException(400, detail="The request body is not UTF-8.") from error
     fields: Any
     if media_type == _FORM:
-        form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=10))
+        try:
+            form = dict(parse_qsl(text, keep_blank_values=True, max_num_fields=10))
+        except ValueError as error:
+            raise HTTPException(400, detail="The form has too many fields.") from error
         fields = {"email": form.get("username"), "password": form.get("password")}
     elif media_type == _JSON:
         try:
@@ -142,6 +155,8 @@ def _credentials(content_type: str, body: bytes) -> TokenRequest:
         except json.JSONDecodeError as error:
             detail = [{"type": "json_invalid", "loc": ("body", error.pos), "msg": error.msg}]
             raise RequestValidationError(detail) from error
+        except RecursionError as error:
+            raise HTTPException(400, detail="The JSON body is nested too deeply.") from error
     else:
         raise HTTPException(415, detail=f"Send {_JSON} or {_FORM}.")
     try:

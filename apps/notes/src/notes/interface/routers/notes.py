@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -15,6 +15,7 @@ from notes.entities.idempotency import IDEMPOTENCY_KEY_MAX
 from notes.interface.auth import PrincipalDep
 from notes.interface.conditional import etag, if_match_versions, none_match
 from notes.interface.dependencies import NotesServiceDep
+from notes.interface.limits import require_json
 from notes.interface.schemas import (
     NoteCreate,
     NoteListQuery,
@@ -50,7 +51,8 @@ def _note_headers(note_id: object, version: int) -> dict[str, str]:
     status_code=status.HTTP_201_CREATED,
     summary="Create a note",
     response_model=NoteRead,
-    responses=problem_responses(401, 409, 413, 422),
+    responses=problem_responses(400, 401, 409, 413, 415, 422),
+    dependencies=[Depends(require_json)],
 )
 async def create_note(
     body: NoteCreate,
@@ -158,7 +160,11 @@ async def get_note(
     "/{note_id}/",
     summary="Edit a note",
     response_model=NoteRead,
-    responses={**problem_responses(401, 400, 404, 412, 413, 422), 200: {"headers": _ETAG_HEADER}},
+    responses={
+        **problem_responses(401, 400, 404, 412, 413, 415, 422),
+        200: {"headers": _ETAG_HEADER},
+    },
+    dependencies=[Depends(require_json)],
 )
 async def update_note(  # noqa: PLR0913, PLR0917 - FastAPI passes each part of the request by name
     note_id: uuid.UUID,
@@ -187,7 +193,7 @@ async def update_note(  # noqa: PLR0913, PLR0917 - FastAPI passes each part of t
 @router.delete(
     "/{note_id}/",
     summary="Delete a note",
-    responses={**problem_responses(401, 404, 412, 422), 200: {"headers": _ETAG_HEADER}},
+    responses={**problem_responses(400, 401, 404, 412, 422), 200: {"headers": _ETAG_HEADER}},
 )
 async def delete_note(
     note_id: uuid.UUID,
