@@ -41,6 +41,7 @@ from notes.connectors.memory import (
     InMemorySchemaState,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
+    StaticResolver,
 )
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
@@ -52,6 +53,7 @@ from notes.interface.dependencies import (
     get_counts_service,
     get_health_service,
     get_notes_service,
+    get_webhooks_service,
 )
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
@@ -60,13 +62,14 @@ from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
+from notes.services.webhooks import WebhooksService
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     create_async_engine,
 )
-from testkit import OTHER_OWNER, OWNER, PASSWORD, bearer, new_email
+from testkit import OTHER_OWNER, OWNER, PASSWORD, PUBLIC_HOSTS, bearer, new_email
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
@@ -336,6 +339,8 @@ async def in_process_api(
     health = HealthService(InMemorySchemaState("head"), expected_revision="head")
     app.dependency_overrides[get_accounts_service] = lambda: accounts
     app.dependency_overrides[get_health_service] = lambda: health
+    webhooks = WebhooksService(database.unit_of_work, resolver=StaticResolver(PUBLIC_HOSTS))
+    app.dependency_overrides[get_webhooks_service] = lambda: webhooks
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:

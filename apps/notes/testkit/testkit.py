@@ -14,6 +14,11 @@ OWNER = uuid.UUID("00000000-0000-7000-8000-000000000001")
 # Another account, for tests of what one owner must never see of another's.
 OTHER_OWNER = uuid.UUID("00000000-0000-7000-8000-000000000002")
 
+# Webhook hosts for tests on the fakes, resolved by a StaticResolver: nothing is ever sent to
+# them (the in-memory tests have no HTTP client), they only pass or fail the address rules.
+RECEIVER_URL = "https://hooks.example.com/notes"
+PUBLIC_HOSTS = {"hooks.example.com": ["93.184.215.14"], "dual.example.com": ["2606:4700::1"]}
+
 PASSWORD = "a fine long password"  # noqa: S105 - the test accounts' password, nothing secret
 
 

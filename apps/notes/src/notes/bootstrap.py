@@ -7,6 +7,7 @@ here that each adapter fits the port it is given as.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,22 +19,34 @@ from notes.connectors.database import (
     ReadPool,
     create_engine,
     create_read_pool,
+    libpq_url,
     wait_for_database,
 )
+from notes.connectors.job_queue import DeliveryWorker
 from notes.connectors.migrations import SqlSchemaState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.webhook_http import HttpxWebhookSender, SystemResolver
+from notes.connectors.webhooks_repository import PooledDeliveryReader
 from notes.core.config import Settings
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
+from notes.services.deliveries import DeliveryService
 from notes.services.dispatch import Dispatcher, EventWorker
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
-from notes.services.ports import UnitOfWork, UnitsOfWork
+from notes.services.ports import (
+    DeliveryReader,
+    HostResolver,
+    UnitOfWork,
+    UnitsOfWork,
+    WebhookSender,
+)
+from notes.services.webhooks import WebhooksService
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +67,7 @@ class Container:
     counts: CountsService
     health: HealthService
     accounts: AccountsService
+    webhooks: WebhooksService
 
     async def close(self) -> None:
         """Send the last wake-up of the event worker, then release the database connections."""
@@ -87,6 +101,8 @@ async def bootstrap(settings: Settings) -> Container:
         return SqlUnitOfWork(engine.connect, announce=announcer)
 
     schema_head = head_revision(settings.migrations_dir)
+    cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+    resolver: HostResolver = SystemResolver()
     container = Container(
         settings=settings,
         engine=engine,
@@ -96,7 +112,7 @@ async def bootstrap(settings: Settings) -> Container:
         notes=NotesService(
             uow,
             reader=PooledNoteReader(read_pool),
-            cursors=CursorCodec(settings.cursor_secret.get_secret_value().encode()),
+            cursors=cursors,
         ),
         counts=CountsService(uow),
         health=HealthService(SqlSchemaState(engine), expected_revision=schema_head),
@@ -108,6 +124,15 @@ async def bootstrap(settings: Settings) -> Container:
             failure_limit=settings.login_failure_limit,
             failure_window=timedelta(seconds=settings.login_failure_window_seconds),
             cache_seconds=settings.token_cache_seconds,
+        ),
+        webhooks=WebhooksService(
+            uow,
+            resolver=resolver,
+            cursors=cursors,
+            allow_http=settings.webhook_allow_http,
+            allow_loopback=settings.webhook_allow_loopback,
+            max_subscriptions=settings.webhook_max_subscriptions,
+            secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
         ),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
@@ -128,3 +153,50 @@ def event_worker(container: Container) -> EventWorker:
         poll_interval=settings.worker_poll_interval,
         reconnect_interval=settings.worker_reconnect_interval,
     )
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """The delivery side of the worker: the job queue's consumer and the HTTP client it sends
+    with, closed when it stops."""
+
+    worker: DeliveryWorker
+    sender: HttpxWebhookSender
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take delivery jobs until ``stop`` is set, then finish those in flight."""
+        try:
+            await self.worker.run(stop)
+        finally:
+            await self.sender.aclose()
+
+
+def delivery_worker(container: Container) -> Deliveries:
+    """The worker that takes webhook deliveries off the job queue and sends them."""
+    settings = container.settings
+    sender = HttpxWebhookSender(
+        SystemResolver(),
+        timeout=settings.webhook_timeout,
+        max_response_bytes=settings.webhook_max_response_bytes,
+        allow_loopback=settings.webhook_allow_loopback,
+        max_connections=settings.webhook_concurrency,
+    )
+    port: WebhookSender = sender
+    reader: DeliveryReader = PooledDeliveryReader(container.read_pool)
+    service = DeliveryService(
+        container.uow,
+        reader,
+        port,
+        schedule=settings.webhook_retry_schedule,
+        failing_for=timedelta(seconds=settings.webhook_disable_after_seconds),
+    )
+    worker = DeliveryWorker(
+        libpq_url(settings.database_url),
+        service.attempt,
+        concurrency=settings.webhook_concurrency,
+        poll_interval=settings.queue_poll_interval,
+        heartbeat_timeout=settings.queue_heartbeat_timeout,
+        reconnect_interval=settings.worker_reconnect_interval,
+        application_name=f"{settings.app_name}-deliveries",
+    )
+    return Deliveries(worker, sender)

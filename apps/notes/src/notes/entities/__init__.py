@@ -23,15 +23,37 @@ from notes.entities.idempotency import IdempotencyKey
 from notes.entities.listing import NO_FILTER, NoteFilter, Position
 from notes.entities.note import Note, NoteView
 from notes.entities.tags import NoteTag, extract_tags
+from notes.entities.webhooks import (
+    WEBHOOK_EVENT_TYPES,
+    AttemptRecord,
+    AttemptView,
+    DeliveryStatus,
+    DeliveryTask,
+    DeliveryView,
+    ForbiddenAddressError,
+    SendResult,
+    SubscriptionView,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+    check_address,
+)
 
 __all__ = [
     "NO_FILTER",
+    "WEBHOOK_EVENT_TYPES",
     "AccessToken",
     "Account",
+    "AttemptRecord",
+    "AttemptView",
     "Base",
     "CategoryCount",
     "Count",
+    "DeliveryStatus",
+    "DeliveryTask",
+    "DeliveryView",
     "EventRecord",
+    "ForbiddenAddressError",
     "IdempotencyKey",
     "LoginFailure",
     "Note",
@@ -45,9 +67,15 @@ __all__ = [
     "Position",
     "Principal",
     "ProcessedEvent",
+    "SendResult",
+    "SubscriptionView",
     "TagCount",
     "TokenInfo",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "check_address",
     "email_key",
     "extract_tags",
 ]

@@ -1,7 +1,9 @@
 """The listeners that keep data derived from notes, and the bus that orders them.
 
 ``tag_note`` keeps each note's hashtags in ``note_tags``; after it, ``count_tags`` keeps the
-per-tag counts; beside them, ``count_categories`` keeps the per-category counts.
+per-tag counts; beside them, ``count_categories`` keeps the per-category counts, and
+``enqueue_deliveries`` turns each event into webhook deliveries, one job on the job queue per
+matching subscription (``services.webhooks``).
 
 Listeners take events in batches. The dispatcher publishes the events it claimed together
 (``EventBus.publish_batch``), and each listener handles its share of them in one unit of
@@ -39,6 +41,7 @@ from eventing import EventBus
 
 from notes.entities import NoteCreated, NoteDeleted, NoteEvent, NoteUpdated, extract_tags
 from notes.services.ports import UnitOfWork, UnitsOfWork
+from notes.services.webhooks import enqueue_deliveries
 
 _logger = logging.getLogger(__name__)
 
@@ -110,6 +113,11 @@ def build_bus(uow: UnitsOfWork) -> EventBus[NoteEvent]:
     bus.subscribe_batch(
         "count_categories",
         once("count_categories", count_categories, uow),
+        events=NOTE_EVENTS,
+    )
+    bus.subscribe_batch(
+        "enqueue_deliveries",
+        once("enqueue_deliveries", enqueue_deliveries, uow),
         events=NOTE_EVENTS,
     )
     bus.check()
