@@ -41,7 +41,7 @@ from eventing import EventBus
 
 from notes.entities import NoteCreated, NoteDeleted, NoteEvent, NoteUpdated, extract_tags
 from notes.services.ports import UnitOfWork, UnitsOfWork
-from notes.services.webhooks import enqueue_deliveries
+from notes.services.webhooks import enqueue_deliveries, has_subscriptions
 
 _logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ NOTE_EVENTS: tuple[type[NoteEvent], ...] = (NoteCreated, NoteUpdated, NoteDelete
 Effect = Callable[[UnitOfWork, Sequence[NoteEvent]], Awaitable[None]]
 """What a listener does to a batch of events it has not handled before, in a unit of work."""
 Handler = Callable[[Sequence[NoteEvent]], Awaitable[None]]
+Needed = Callable[[UnitOfWork, Sequence[NoteEvent]], Awaitable[bool]]
+"""Whether a listener has anything to do for a batch at all (else it records nothing)."""
 
 GRAPH_START = "<!-- events-graph:start (make events_graph writes this block) -->"
 GRAPH_END = "<!-- events-graph:end -->"
@@ -81,11 +83,13 @@ async def count_categories(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None
     )
 
 
-def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
+def once(name: str, effect: Effect, uow: UnitsOfWork, *, needed: Needed | None = None) -> Handler:
     """A batch handler applying ``effect`` to the events ``name`` has not handled yet.
 
     One unit of work records the batch in ``processed_events`` and applies the effect to
-    the events not recorded before; nothing is committed when there are none.
+    the events not recorded before; nothing is committed when there are none. With
+    ``needed``, a batch it finds nothing to do for is neither recorded nor committed: for a
+    listener whose effect on such a batch is nothing, that saves a commit per batch.
     """
 
     async def handle(events: Sequence[NoteEvent]) -> None:
@@ -94,6 +98,8 @@ def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
             msg = f"{name} handles recorded events only; {unrecorded[0]!r} has no id"
             raise ValueError(msg)
         async with uow() as work:
+            if needed is not None and not await needed(work, events):
+                return
             new = await work.events.mark_processed([e.id for e in events if e.id is not None], name)
             if not new:
                 _logger.debug("%s already handled events %s", name, [e.id for e in events])
@@ -117,7 +123,7 @@ def build_bus(uow: UnitsOfWork) -> EventBus[NoteEvent]:
     )
     bus.subscribe_batch(
         "enqueue_deliveries",
-        once("enqueue_deliveries", enqueue_deliveries, uow),
+        once("enqueue_deliveries", enqueue_deliveries, uow, needed=has_subscriptions),
         events=NOTE_EVENTS,
     )
     bus.check()

@@ -342,6 +342,12 @@ def _types(event_types: Sequence[str] | None) -> list[str] | None:
     return sorted(set(event_types))
 
 
+async def has_subscriptions(uow: UnitOfWork, events: Sequence[NoteEvent]) -> bool:
+    """Whether an owner of these events has an enabled subscription (else there is nothing to
+    deliver, and nothing to record)."""
+    return bool(await uow.webhooks.enabled_of({event.owner_id for event in events}))
+
+
 async def enqueue_deliveries(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None:
     """The listener effect: one delivery, and one job, per event and matching subscription.
 
