@@ -21,8 +21,8 @@ from notes.connectors.accounts_repository import (
 from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import create_engine, create_read_pool
 from notes.connectors.event_log import SqlEventLog
-from notes.connectors.job_queue import PgQueuerDeliveryQueue
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
+from notes.connectors.job_queue import PgQueuerDeliveryQueue
 from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryCountRepository,
