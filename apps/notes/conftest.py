@@ -37,10 +37,12 @@ from alembic.config import Config
 from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryDatabase,
+    InMemoryDeliveryReader,
     InMemoryNoteRepository,
     InMemorySchemaState,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
+    ScriptedWebhookSender,
     StaticResolver,
 )
 from notes.connectors.unit_of_work import SqlUnitOfWork
@@ -69,7 +71,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     create_async_engine,
 )
-from testkit import OTHER_OWNER, OWNER, PASSWORD, PUBLIC_HOSTS, bearer, new_email
+from testkit import ALL_HOSTS, OTHER_OWNER, OWNER, PASSWORD, PUBLIC_HOSTS, bearer, new_email
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
@@ -268,6 +270,24 @@ def fast_hasher() -> FastPasswordHasher:
 def token_reader(memory_db: InMemoryDatabase) -> InMemoryTokenReader:
     """Token lookups on ``memory_db``, counted."""
     return InMemoryTokenReader(memory_db)
+
+
+@pytest.fixture
+def resolver() -> StaticResolver:
+    """A resolver of the test host names (testkit's PUBLIC_HOSTS and FORBIDDEN_HOSTS)."""
+    return StaticResolver(ALL_HOSTS)
+
+
+@pytest.fixture
+def scripted_sender() -> type[ScriptedWebhookSender]:
+    """Makes webhook senders that answer from a script: ``scripted_sender(SendResult(...))``."""
+    return ScriptedWebhookSender
+
+
+@pytest.fixture
+def delivery_reader(memory_db: InMemoryDatabase) -> InMemoryDeliveryReader:
+    """Reads what an attempt needs from ``memory_db``."""
+    return InMemoryDeliveryReader(memory_db)
 
 
 class ReadRecordingRepository(InMemoryNoteRepository):
