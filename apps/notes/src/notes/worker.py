@@ -29,10 +29,7 @@ async def run(settings: Settings) -> None:
 
     def request_stop(signum: signal.Signals) -> None:
         if not stop.is_set():
-            _logger.info(
-                "%s received: finishing the current batch and deliveries, then stopping",
-                signum.name,
-            )
+            _logger.info("%s received: finishing the current batch, then stopping", signum.name)
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -306,8 +306,9 @@ def check_address(address: str, *, allow_loopback: bool = False) -> None:
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if embedded is not None:
+        if embedded is not None:  # the IPv4 address it carries decides
             check_address(str(embedded), allow_loopback=allow_loopback)
+            return
         if ip in _UNIQUE_LOCAL:
             msg_0 = f"{address} is an IPv6 unique-local address"
             raise ForbiddenAddressError(msg_0)

@@ -109,8 +109,8 @@ def deliverer(memory_db, delivery_reader, sender, clock, **options):
         sender,
         schedule=SCHEDULE,
         clock=clock,
-        rng=random.Random(3)  # noqa: S311 - seeded jitter, no secret,
-        ** options,
+        rng=random.Random(3),  # noqa: S311 - seeded jitter, no secret
+        **options,
     )
 
 

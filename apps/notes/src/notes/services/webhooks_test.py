@@ -155,7 +155,7 @@ async def test_an_event_becomes_one_delivery_and_one_job_per_matching_subscripti
     await dispatch()
 
     deliveries = list(memory_db.webhook_deliveries.values())
-    by_subscription = {}
+    by_subscription: dict[object, list[str]] = {}
     for delivery in deliveries:
         by_subscription.setdefault(delivery.subscription_id, []).append(delivery.event_type)
     assert sorted(by_subscription[everything.subscription.id]) == ["note.created", "note.updated"]
