@@ -37,7 +37,7 @@ def sender_for(receiver, **options):
 class NeverConnect(httpcore.AsyncNetworkBackend):
     """A backend that fails the test if a connection is ever attempted."""
 
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def connect_tcp(self, host, port, *_, **__):
         pytest.fail(f"a connection to {host}:{port} was attempted")
 
     async def sleep(self, seconds):
