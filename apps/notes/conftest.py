@@ -572,6 +572,10 @@ class Launcher:
     def stop(self, app: RunningApp, timeout: float = 10) -> int:
         return stop_app(app, timeout)
 
+    def wait_for_log(self, app: RunningApp, text: str, timeout: float = 60) -> None:
+        """Wait until ``text`` shows up in the process's log (fail with the log otherwise)."""
+        wait_for_log(app, text, timeout)
+
     def stop_all(self) -> None:
         for app in self._apps:
             stop_app(app)

@@ -33,6 +33,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int | None = None
+    slow_waiting: int = 0  # requests to /slow open when this one arrived
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Receiver:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
-        request = Received(path, headers, body)
+        request = Received(path, headers, body, slow_waiting=self.slow_waiting)
         self.received.append(request)
         status = await self._answer(request, writer)
         request.answered = status
