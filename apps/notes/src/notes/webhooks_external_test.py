@@ -84,6 +84,12 @@ def notes(committing_uow):
     return NotesService(committing_uow)
 
 
+@pytest.fixture
+def hooks(receiver, account, webhooks, notes, sql):
+    """What each test works with: the receiver, an account, its services, plain SQL."""
+    return receiver, account, webhooks, notes, sql
+
+
 async def deliveries(sql, subscription_id):
     rows = await sql.fetch(
         "SELECT id, status FROM webhook_deliveries WHERE subscription_id = :id",
@@ -99,9 +105,8 @@ async def attempts(sql, delivery_id):
     )
 
 
-async def test_a_receiver_that_is_down_gets_every_event_once_it_is_back(
-    launcher, receiver, account, webhooks, notes, sql
-):
+async def test_a_receiver_that_is_down_gets_every_event_once_it_is_back(launcher, hooks):
+    receiver, account, webhooks, notes, sql = hooks
     created = await webhooks.create(account, url=f"{receiver.url}/ok")
     subscription_id = created.subscription.id
     port = receiver.port
@@ -135,9 +140,8 @@ async def test_a_receiver_that_is_down_gets_every_event_once_it_is_back(
     assert tried[-1] == (204, None)
 
 
-async def test_a_receiver_that_never_answers_holds_up_one_slot_and_times_out(
-    launcher, receiver, account, webhooks, notes, sql
-):
+async def test_a_receiver_that_never_answers_holds_up_one_slot_and_times_out(launcher, hooks):
+    receiver, account, webhooks, notes, sql = hooks
     slow = await webhooks.create(account, url=f"{receiver.url}/slow", event_types=["note.created"])
     quick = await webhooks.create(account, url=f"{receiver.url}/ok")
     start_worker(launcher, NOTES_WEBHOOK_TIMEOUT="8")
@@ -168,9 +172,8 @@ async def test_a_receiver_that_never_answers_holds_up_one_slot_and_times_out(
     assert (await attempts(sql, first_slow))[0] == (None, "timed out after 8 s")
 
 
-async def test_a_worker_killed_mid_delivery_leaves_it_to_another_with_the_same_id(
-    launcher, receiver, account, webhooks, notes, sql
-):
+async def test_a_worker_killed_mid_delivery_leaves_it_to_another_with_the_same_id(launcher, hooks):
+    receiver, account, webhooks, notes, sql = hooks
     created = await webhooks.create(account, url=f"{receiver.url}/hold")
     killed = start_worker(launcher)
     await notes.create(account, contents="in flight when the worker dies")
@@ -204,9 +207,8 @@ async def test_a_worker_killed_mid_delivery_leaves_it_to_another_with_the_same_i
     print(f"SIGKILL -> asked again after {again_after:.1f} s")  # noqa: T201
 
 
-async def test_sigterm_finishes_the_delivery_in_flight_and_exits_zero(
-    launcher, receiver, account, webhooks, notes, sql
-):
+async def test_sigterm_finishes_the_delivery_in_flight_and_exits_zero(launcher, hooks):
+    receiver, account, webhooks, notes, sql = hooks
     created = await webhooks.create(account, url=f"{receiver.url}/hold")
     worker = start_worker(launcher)
     await notes.create(account, contents="in flight at SIGTERM")
@@ -226,8 +228,9 @@ async def test_sigterm_finishes_the_delivery_in_flight_and_exits_zero(
 
 
 async def test_a_standard_webhooks_receiver_accepts_every_delivery_and_refuses_tampering(
-    launcher, receiver, account, webhooks, notes, sql
+    launcher, hooks
 ):
+    receiver, account, webhooks, notes, sql = hooks
     created = await webhooks.create(account, url=f"{receiver.url}/verify")
     receiver.secret = created.secret
     start_worker(launcher)
