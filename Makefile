@@ -32,7 +32,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
 	test_debug test_reload format static_checks lock_check container_checks code_fixes db_migration \
 	db_migration_create set_password shell shell_db db_stop destroy compose_up compose_down compose_logs \
-	events_graph bench bench_http bench_depth bench_events bench_queue_spike
+	events_graph bench bench_http bench_depth bench_events bench_queue_spike bench_webhooks
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -154,6 +154,10 @@ bench_depth: .venv/.synced ## Cost of a deep page by cursor and by offset, over 
 bench_events: .venv/.synced ## Event dispatch: throughput through the worker, commit-to-listener delay
 	$(call banner,benchmark: event dispatch)
 	$(WITH_DB) python bench/events.py $(ARGS)
+
+bench_webhooks: .venv/.synced ## Webhook deliveries/s (2 workers, local receiver) and commit-to-delivery delay, beside the bare queue; ARGS=--help
+	$(call banner,benchmark: webhook deliveries)
+	$(WITH_DB) python bench/webhooks.py $(ARGS)
 
 bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
 	$(call banner,benchmark: job-queue spike)
