@@ -138,7 +138,7 @@ container_checks: .venv/.synced ## Dockerfile lint (hadolint), Compose and workf
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(RUN) python scripts/container_check.py
 
-bench: bench_http bench_depth bench_events ## Every benchmark, each printing a table for docs/benchmarks.md
+bench: bench_http bench_depth bench_events bench_webhooks ## Every benchmark, each printing a table for docs/benchmarks.md
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench on the same SQL
 	$(call banner,benchmark: HTTP load)
