@@ -162,13 +162,34 @@ class Deliveries:
 
     worker: DeliveryWorker
     sender: HttpxWebhookSender
+    service: DeliveryService
+    retention: timedelta
+    purge_interval: float
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Take delivery jobs until ``stop`` is set, then finish those in flight."""
+        """Take delivery jobs until ``stop`` is set, then finish those in flight; purge old
+        deliveries meanwhile."""
         try:
-            await self.worker.run(stop)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.worker.run(stop))
+                group.create_task(self._purge_until(stop))
         finally:
             await self.sender.aclose()
+
+    async def _purge_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                purged = await self.service.purge(self.retention)
+            except Exception as error:  # noqa: BLE001 - a failed purge is tried next time
+                _logger.warning("purging old deliveries failed: %s", error)
+            else:
+                if purged:
+                    _logger.info("purged %d deliveries settled before the retention", purged)
+            try:
+                async with asyncio.timeout(self.purge_interval):
+                    await stop.wait()
+            except TimeoutError:
+                pass
 
 
 def delivery_worker(container: Container) -> Deliveries:
@@ -199,4 +220,10 @@ def delivery_worker(container: Container) -> Deliveries:
         reconnect_interval=settings.worker_reconnect_interval,
         application_name=f"{settings.app_name}-deliveries",
     )
-    return Deliveries(worker, sender)
+    return Deliveries(
+        worker,
+        sender,
+        service,
+        retention=timedelta(days=settings.webhook_retention_days),
+        purge_interval=settings.webhook_purge_interval,
+    )

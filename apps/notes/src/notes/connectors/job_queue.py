@@ -11,8 +11,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
-from typing import Any, Self
+from datetime import datetime, timedelta
+from typing import Any, LiteralString, Self
 
 import psycopg
 from pgqueuer import Job, PsycopgDriver, Queries, QueueManager, RetryRequested
@@ -94,6 +94,27 @@ class PgQueuerDeliveryQueue:
         queries = Queries(TransactionDriver(self._sql.driver), qbe=_ENVIRONMENT, qbq=_QUEUE_QUERIES)
         count = len(delivery_ids)
         await queries.enqueue([ENTRYPOINT] * count, [d.bytes for d in delivery_ids], [0] * count)
+
+    async def purge_log(self, before: datetime, *, limit: int) -> int:
+        purged = 0
+        async with self._sql.driver.cursor() as cursor:
+            for table in ("pgqueuer_log", "pgqueuer_statistics"):
+                await cursor.execute(_PURGE[table], {"before": before, "limit": limit})
+                purged += cursor.rowcount
+        return purged
+
+
+# Only aggregated log rows: the others are still to be counted into the statistics.
+_PURGE: dict[str, LiteralString] = {
+    "pgqueuer_log": (
+        "DELETE FROM pgqueuer_log WHERE id IN (SELECT id FROM pgqueuer_log"
+        " WHERE created < %(before)s AND aggregated ORDER BY created LIMIT %(limit)s)"
+    ),
+    "pgqueuer_statistics": (
+        "DELETE FROM pgqueuer_statistics WHERE id IN (SELECT id FROM pgqueuer_statistics"
+        " WHERE created < %(before)s ORDER BY created LIMIT %(limit)s)"
+    ),
+}
 
 
 Attempt = Callable[[uuid.UUID], Awaitable[timedelta | None]]

@@ -64,3 +64,26 @@ async def test_the_transaction_driver_cannot_listen(sql_uow):
         assert not driver.shutdown.is_set()
         assert driver.tm.tasks == set()
         await driver.notify("notes_test_channel", "x")
+
+
+async def test_the_queues_old_log_is_purged_once_aggregated(sql_uow, sql):
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    async with sql_uow:
+        driver = sql_uow._sql.driver
+        await driver.execute(
+            "INSERT INTO pgqueuer_log (created, job_id, status, priority, entrypoint, aggregated)"
+            " VALUES (now() - interval '40 days', -1, 'successful', 0, 'x', true),"
+            " (now() - interval '40 days', -2, 'successful', 0, 'x', false),"
+            " (now(), -3, 'successful', 0, 'x', true)"
+        )
+        await driver.execute(
+            "INSERT INTO pgqueuer_statistics (created, count, priority, status, entrypoint)"
+            " VALUES (now() - interval '40 days', 1, 0, 'successful', 'x')"
+        )
+        before = datetime.now(UTC) - timedelta(days=30)
+        assert await sql_uow.delivery_queue.purge_log(before, limit=100) == 2
+        left = await (
+            await driver.execute("SELECT job_id FROM pgqueuer_log WHERE job_id < 0 ORDER BY 1")
+        ).fetchall()
+        assert [row[0] for row in left] == [-3, -2]

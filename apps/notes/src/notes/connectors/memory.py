@@ -806,6 +806,21 @@ class InMemoryDeliveryRepository:
             if any(r.gone for r in kept if r.subscription_id == subscription_id):
                 _disable(subscription, now, "the receiver answered 410 Gone")
 
+    async def purge_settled(self, before: datetime, *, limit: int) -> int:
+        old = sorted(
+            (
+                d
+                for d in self.rows.values()
+                if d.updated_at < before and d.status != DeliveryStatus.PENDING
+            ),
+            key=lambda d: d.updated_at,
+        )[:limit]
+        for settled in old:
+            del self.rows[settled.id]
+            for attempt_id in [i for i, (d, _) in self.attempts.items() if d == settled.id]:
+                del self.attempts[attempt_id]
+        return len(old)
+
 
 def _disable(subscription: WebhookSubscription, now: datetime, reason: str) -> None:
     if subscription.enabled:
@@ -826,6 +841,9 @@ class InMemoryDeliveryQueue:
         for delivery_id in delivery_ids:
             self._database.last_job_id += 1
             self.rows[self._database.last_job_id] = delivery_id
+
+    async def purge_log(self, before: datetime, *, limit: int) -> int:
+        return 0  # the fake keeps no log
 
 
 class InMemoryDeliveryReader:

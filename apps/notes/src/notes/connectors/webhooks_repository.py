@@ -278,6 +278,21 @@ class SqlDeliveryRepository:
             )
             await _keep_health(cursor, kept, failing_for)
 
+    async def purge_settled(self, before: datetime, *, limit: int) -> int:
+        async with self._sql.driver.cursor() as cursor:
+            await cursor.execute(_PURGE_SETTLED, {"before": before, "limit": limit})
+            return cursor.rowcount
+
+
+_PURGE_SETTLED = """
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE updated_at < %(before)s AND status IN ('delivered', 'failed')
+    ORDER BY updated_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
 
 async def _keep_health(
     cursor: AsyncCursor[TupleRow], records: Sequence[AttemptRecord], failing_for: timedelta

@@ -239,3 +239,29 @@ async def test_the_pooled_reader_gives_what_an_attempt_needs(sql, committing_uow
     assert during.url == sub.url
     assert during.subscription_enabled
     assert missing is None
+
+
+async def test_settled_deliveries_older_than_the_limit_are_purged_with_their_attempts(uow):
+    sub = subscription()
+    old, recent, waiting = delivery(sub.id, 1), delivery(sub.id, 2), delivery(sub.id, 3)
+    async with uow:
+        await uow.webhooks.add(sub)
+        await uow.deliveries.add_all([old, recent, waiting])
+        await uow.commit()
+    async with uow:
+        await uow.deliveries.record_attempts(
+            [
+                record(old, DeliveryStatus.DELIVERED, AT, code=204),
+                record(recent, DeliveryStatus.FAILED, AT + timedelta(days=2)),
+            ],
+            failing_for=timedelta(days=30),
+        )
+        await uow.commit()
+    async with uow:
+        assert await uow.deliveries.purge_settled(AT + timedelta(days=1), limit=10) == 1
+        await uow.commit()
+    async with uow:
+        assert await uow.deliveries.get(sub.id, old.id) is None
+        assert await uow.deliveries.get(sub.id, recent.id) is not None
+        assert await uow.deliveries.get(sub.id, waiting.id) is not None  # pending: never
+        assert await uow.deliveries.purge_settled(AT + timedelta(days=9), limit=10) == 1

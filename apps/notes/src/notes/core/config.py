@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     webhook_allow_loopback: bool = False
     # Deliveries one worker process runs at once; the queue's poll and stall detection.
     webhook_concurrency: Annotated[int, Field(ge=2, le=1000)] = 20
+    # Delivered and failed deliveries (and the queue's log) are deleted after this many days,
+    # by each worker, every purge interval (seconds).
+    webhook_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30
+    webhook_purge_interval: Annotated[float, Field(gt=0)] = 3600
     queue_poll_interval: Annotated[float, Field(gt=0, le=60)] = 2.0
     queue_heartbeat_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
 

@@ -239,6 +239,16 @@ class DeliveryService:
             )
         )
 
+    async def purge(self, retention: timedelta, *, limit: int = 10_000) -> int:
+        """Delete settled deliveries, and the queue's log, older than ``retention``: up to
+        ``limit`` rows of each, in one transaction. How many deliveries were deleted."""
+        before = self._clock() - retention
+        async with self._uow() as uow:
+            purged = await uow.deliveries.purge_settled(before, limit=limit)
+            await uow.delivery_queue.purge_log(before, limit=limit)
+            await uow.commit()
+        return purged
+
     async def _store(self, records: Sequence[AttemptRecord]) -> None:
         async with self._uow() as uow:
             await uow.deliveries.record_attempts(records, failing_for=self._failing_for)

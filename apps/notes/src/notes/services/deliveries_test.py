@@ -246,3 +246,16 @@ async def test_a_deleted_delivery_is_done(
     sender = scripted_sender()
     assert await deliverer(memory_db, delivery_reader, sender, clock).attempt(delivery_id) is None
     assert sender.sent == []
+
+
+async def test_settled_deliveries_are_purged_after_the_retention(
+    memory_db, delivery_reader, scripted_sender, clock, world
+):
+    _, delivery_id = world
+    service = deliverer(memory_db, delivery_reader, scripted_sender(ok()), clock)
+    await service.attempt(delivery_id)
+    assert await service.purge(timedelta(days=1)) == 0
+    clock.now += timedelta(days=2)
+    assert await service.purge(timedelta(days=1)) == 1
+    assert delivery_id not in memory_db.webhook_deliveries
+    assert memory_db.webhook_attempts == {}

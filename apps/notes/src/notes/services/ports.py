@@ -333,6 +333,10 @@ class DeliveryRepository(Protocol):
         longer pending (or no longer exists) is ignored.
         """
 
+    async def purge_settled(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` delivered or failed deliveries (with their attempts) last
+        changed before ``before``; how many were deleted."""
+
 
 class DeliveryQueue(Protocol):
     """The job queue that drives deliveries. Never commits."""
@@ -340,6 +344,10 @@ class DeliveryQueue(Protocol):
     async def defer(self, delivery_ids: Sequence[uuid.UUID]) -> None:
         """Queue one job per delivery in the unit of work's transaction, in one statement:
         the jobs exist exactly when the unit of work commits."""
+
+    async def purge_log(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` of the queue's own log and statistics rows older than
+        ``before`` (the library never does); how many were deleted."""
 
 
 class DeliveryReader(Protocol):
