@@ -226,16 +226,17 @@ async def paced_notes(
     return committed
 
 
-async def delivery_notes(url: str) -> dict[str, str]:
-    """Each delivery's id -> the id of the note whose event it carries."""
+async def delivery_notes(url: str) -> dict[str, tuple[str, float]]:
+    """Each delivery's id -> the id of the note whose event it carries, and when the listener
+    made the delivery (Unix time)."""
     async with await psycopg.AsyncConnection.connect(localpg.libpq_url(url)) as conn:
         rows = await (
             await conn.execute(
-                "SELECT d.id, e.note_id FROM webhook_deliveries AS d"
-                " JOIN events AS e ON e.id = d.event_id"
+                "SELECT d.id, e.note_id, extract(epoch FROM d.created_at)::float8"
+                " FROM webhook_deliveries AS d JOIN events AS e ON e.id = d.event_id"
             )
         ).fetchall()
-    return {str(d): str(n) for d, n in rows}
+    return {str(d): (str(n), made) for d, n, made in rows}
 
 
 async def count_delivered(url: str) -> int:
@@ -309,9 +310,12 @@ async def bench(args: argparse.Namespace) -> None:
             stop(receiver)
             await container.close()
         arrivals: dict[str, float] = json.loads(receiver_out.read_text())
-        notes_of = await delivery_notes(url)
+        made = await delivery_notes(url)
+        notes_of = {d: n for d, (n, _) in made.items()}
         burst_times = sorted(t for d, t in arrivals.items() if notes_of.get(d) in burst)
         rate = (len(burst_times) - 1) / (burst_times[-1] - burst_times[0])
+        made_times = sorted(t for n, t in made.values() if n in burst)
+        made_rate = (len(made_times) - 1) / (made_times[-1] - made_times[0])
         delays = sorted(
             (arrivals[d] - paced[n]) * 1000
             for d, n in notes_of.items()
@@ -324,6 +328,7 @@ async def bench(args: argparse.Namespace) -> None:
             table(
                 [
                     "bare queue, 2 workers (jobs/s)",
+                    "deliveries queued by the listener (/s)",
                     "deliveries, 2 workers (deliveries/s)",
                     "ratio deliveries / bare queue",
                     f"commit->delivery p50 at {args.rate:g}/s (ms)",
@@ -332,6 +337,7 @@ async def bench(args: argparse.Namespace) -> None:
                 [
                     [
                         f"{bare:,.0f}",
+                        f"{made_rate:,.0f}",
                         f"{rate:,.0f}",
                         f"{rate / bare:.2f}",
                         f"{p50:.1f}",
