@@ -185,9 +185,7 @@ class HttpxWebhookSender:
                 return await self._post(url, body, headers, started)
         except TimeoutError:
             error = f"timed out after {self._timeout:g} s"
-        except RefusedAddressError as refused:
-            error = str(refused)
-        except httpx.HTTPError as failure:
+        except httpx.HTTPError as failure:  # a refused address is a ConnectError: "refused ..."
             error = (
                 f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
             )
