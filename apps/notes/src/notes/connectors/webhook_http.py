@@ -144,6 +144,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
             network_backend=GuardedNetworkBackend(resolver, allow_loopback=allow_loopback),
+            # httpcore writes a request's head and body separately: without TCP_NODELAY the
+            # body waits for the receiver's delayed ACK of the head (measured: 52 requests/s
+            # one after another to a receiver that answers at once, 1,000+ with it).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
 
