@@ -41,9 +41,12 @@ from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryDatabase,
     InMemoryDatabaseState,
+    InMemoryDeliveryReader,
     InMemoryNoteRepository,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
+    ScriptedWebhookSender,
+    StaticResolver,
 )
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.core.config import Settings
@@ -55,6 +58,7 @@ from notes.interface.dependencies import (
     get_counts_service,
     get_health_service,
     get_notes_service,
+    get_webhooks_service,
 )
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
@@ -63,13 +67,23 @@ from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
+from notes.services.webhooks import WebhooksService
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     create_async_engine,
 )
-from testkit import OTHER_OWNER, OWNER, PASSWORD, bearer, new_email, sign_up
+from testkit import (
+    ALL_HOSTS,
+    OTHER_OWNER,
+    OWNER,
+    PASSWORD,
+    PUBLIC_HOSTS,
+    bearer,
+    new_email,
+    sign_up,
+)
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent.parent
@@ -270,6 +284,24 @@ def token_reader(memory_db: InMemoryDatabase) -> InMemoryTokenReader:
     return InMemoryTokenReader(memory_db)
 
 
+@pytest.fixture
+def resolver() -> StaticResolver:
+    """A resolver of the test host names (testkit's PUBLIC_HOSTS and FORBIDDEN_HOSTS)."""
+    return StaticResolver(ALL_HOSTS)
+
+
+@pytest.fixture
+def scripted_sender() -> type[ScriptedWebhookSender]:
+    """Makes webhook senders that answer from a script: ``scripted_sender(SendResult(...))``."""
+    return ScriptedWebhookSender
+
+
+@pytest.fixture
+def delivery_reader(memory_db: InMemoryDatabase) -> InMemoryDeliveryReader:
+    """Reads what an attempt needs from ``memory_db``."""
+    return InMemoryDeliveryReader(memory_db)
+
+
 class ReadRecordingRepository(InMemoryNoteRepository):
     """The in-memory repository, noting for each read whether it asked for a row lock."""
 
@@ -350,6 +382,8 @@ async def in_process_api(
     app.dependency_overrides[get_counts_service] = lambda: counts
     app.dependency_overrides[get_accounts_service] = lambda: accounts
     app.dependency_overrides[get_health_service] = lambda: health
+    webhooks = WebhooksService(database.unit_of_work, resolver=StaticResolver(PUBLIC_HOSTS))
+    app.dependency_overrides[get_webhooks_service] = lambda: webhooks
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:
@@ -656,6 +690,10 @@ class Launcher:
 
     def stop(self, app: RunningApp, timeout: float = 10) -> int:
         return stop_app(app, timeout)
+
+    def wait_for_log(self, app: RunningApp, text: str, timeout: float = 60) -> None:
+        """Wait until ``text`` shows up in the process's log (fail with the log otherwise)."""
+        wait_for_log(app, text, timeout)
 
     def stop_all(self) -> None:
         for app in self._apps:

@@ -3,6 +3,7 @@
 from logging.config import fileConfig
 
 from alembic import context
+from notes.connectors.migrations import include_name
 from notes.core.config import Settings
 from notes.entities import Base
 from sqlalchemy import create_engine, pool
@@ -30,6 +31,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             compare_server_default=True,
+            include_name=include_name,
             transaction_per_migration=False,
         )
         with context.begin_transaction():

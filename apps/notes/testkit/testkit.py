@@ -16,6 +16,31 @@ OWNER = uuid.UUID("00000000-0000-7000-8000-000000000001")
 # Another account, for tests of what one owner must never see of another's.
 OTHER_OWNER = uuid.UUID("00000000-0000-7000-8000-000000000002")
 
+# Webhook hosts for tests on the fakes, resolved by a StaticResolver: nothing is ever sent to
+# them (the in-memory tests have no HTTP client), they only pass or fail the address rules.
+RECEIVER_URL = "https://hooks.example.com/notes"
+PUBLIC_HOSTS = {"hooks.example.com": ["93.184.215.14"], "dual.example.com": ["2606:4700::1"]}
+
+# Names that resolve (through a StaticResolver) to addresses a webhook may not reach.
+FORBIDDEN_HOSTS = {
+    "loopback.test": ["127.0.0.1"],
+    "loopback6.test": ["::1"],
+    "private.test": ["10.1.2.3"],
+    "private172.test": ["172.16.0.9"],
+    "private192.test": ["192.168.1.1"],
+    "metadata.test": ["169.254.169.254"],
+    "linklocal6.test": ["fe80::1"],
+    "cgnat.test": ["100.64.0.1"],
+    "multicast.test": ["224.0.0.1"],
+    "multicast6.test": ["ff02::1"],
+    "ula.test": ["fd00::1"],
+    "unspecified.test": ["0.0.0.0"],  # noqa: S104 - an address refused, never bound
+    "mapped.test": ["::ffff:127.0.0.1"],
+    "nat64.test": ["64:ff9b::a01:203"],
+    "mixed.test": ["93.184.215.14", "192.168.1.1"],
+}
+ALL_HOSTS = {**PUBLIC_HOSTS, **FORBIDDEN_HOSTS}
+
 PASSWORD = "a fine long password"  # noqa: S105 - the test accounts' password, nothing secret
 
 

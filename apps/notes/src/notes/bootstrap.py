@@ -7,6 +7,7 @@ here that each adapter fits the port it is given as.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -20,23 +21,35 @@ from notes.connectors.database import (
     check_connection_budget,
     create_engine,
     create_read_pool,
+    libpq_url,
     wait_for_database,
 )
+from notes.connectors.job_queue import DeliveryWorker
 from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.webhook_http import HttpxWebhookSender, SystemResolver
+from notes.connectors.webhooks_repository import PooledDeliveryReader
 from notes.core.config import Settings
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
 from notes.services.dead_letters import DeadLetters
+from notes.services.deliveries import DeliveryService
 from notes.services.dispatch import Dispatcher, EventPruner, EventWorker, RetryPolicy
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
-from notes.services.ports import UnitOfWork, UnitsOfWork
+from notes.services.ports import (
+    DeliveryReader,
+    HostResolver,
+    UnitOfWork,
+    UnitsOfWork,
+    WebhookSender,
+)
+from notes.services.webhooks import WebhooksService
 
 _logger = logging.getLogger(__name__)
 
@@ -62,6 +75,7 @@ class Container:
     health: HealthService
     accounts: AccountsService
     dead_letters: DeadLetters
+    webhooks: WebhooksService
 
     async def close(self) -> None:
         """Finish (or give up on) the creates already accepted, send the last wake-up of the
@@ -111,6 +125,7 @@ async def bootstrap(settings: Settings) -> Container:
     cursors = CursorCodec(
         secrets.token_bytes(32) if secret is None else secret.get_secret_value().encode()
     )
+    resolver: HostResolver = SystemResolver()
     container = Container(
         settings=settings,
         engine=engine,
@@ -135,6 +150,15 @@ async def bootstrap(settings: Settings) -> Container:
             cache_seconds=settings.token_cache_seconds,
         ),
         dead_letters=DeadLetters(uow),
+        webhooks=WebhooksService(
+            uow,
+            resolver=resolver,
+            cursors=cursors,
+            allow_http=settings.webhook_allow_http,
+            allow_loopback=settings.webhook_allow_loopback,
+            max_subscriptions=settings.webhook_max_subscriptions,
+            secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
+        ),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container
@@ -165,4 +189,78 @@ def event_worker(container: Container) -> EventWorker:
         reconnect_interval=settings.worker_reconnect_interval,
         pruner=pruner,
         prune_interval=settings.event_prune_interval_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """The delivery side of the worker: the job queue's consumer and the HTTP client it sends
+    with, closed when it stops."""
+
+    worker: DeliveryWorker
+    sender: HttpxWebhookSender
+    service: DeliveryService
+    retention: timedelta
+    purge_interval: float
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Take delivery jobs until ``stop`` is set, then finish those in flight; purge old
+        deliveries meanwhile."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.worker.run(stop))
+                group.create_task(self._purge_until(stop))
+        finally:
+            await self.sender.aclose()
+
+    async def _purge_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                purged = await self.service.purge(self.retention)
+            except Exception as error:  # noqa: BLE001 - a failed purge is tried next time
+                _logger.warning("purging old deliveries failed: %s", error)
+            else:
+                if purged:
+                    _logger.info("purged %d deliveries settled before the retention", purged)
+            try:
+                async with asyncio.timeout(self.purge_interval):
+                    await stop.wait()
+            except TimeoutError:
+                pass
+
+
+def delivery_worker(container: Container) -> Deliveries:
+    """The worker that takes webhook deliveries off the job queue and sends them."""
+    settings = container.settings
+    sender = HttpxWebhookSender(
+        SystemResolver(),
+        timeout=settings.webhook_timeout,
+        max_response_bytes=settings.webhook_max_response_bytes,
+        allow_loopback=settings.webhook_allow_loopback,
+        max_connections=settings.webhook_concurrency,
+    )
+    port: WebhookSender = sender
+    reader: DeliveryReader = PooledDeliveryReader(container.read_pool)
+    service = DeliveryService(
+        container.uow,
+        reader,
+        port,
+        schedule=settings.webhook_retry_schedule,
+        failing_for=timedelta(seconds=settings.webhook_disable_after_seconds),
+    )
+    worker = DeliveryWorker(
+        libpq_url(settings.database_url),
+        service.attempt,
+        concurrency=settings.webhook_concurrency,
+        poll_interval=settings.queue_poll_interval,
+        heartbeat_timeout=settings.queue_heartbeat_timeout,
+        reconnect_interval=settings.worker_reconnect_interval,
+        application_name=f"{settings.app_name}-deliveries",
+    )
+    return Deliveries(
+        worker,
+        sender,
+        service,
+        retention=timedelta(days=settings.webhook_retention_days),
+        purge_interval=settings.webhook_purge_interval,
     )

@@ -25,21 +25,28 @@ from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import ConnectionBudgetError, create_engine, create_read_pool
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
+from notes.connectors.job_queue import PgQueuerDeliveryQueue
 from notes.connectors.memory import (
     FastPasswordHasher,
     InMemoryCountRepository,
     InMemoryDatabase,
     InMemoryDatabaseState,
+    InMemoryDeliveryQueue,
+    InMemoryDeliveryReader,
+    InMemoryDeliveryRepository,
     InMemoryEventLog,
     InMemoryIdempotencyKeyRepository,
     InMemoryLoginFailureLog,
     InMemoryNoteRepository,
     InMemoryNoteTagRepository,
+    InMemorySubscriptionRepository,
     InMemoryTokenReader,
     InMemoryTokenRepository,
     InMemoryUnitOfWork,
     InMemoryUserRepository,
     InMemoryWakeups,
+    ScriptedWebhookSender,
+    StaticResolver,
 )
 from notes.connectors.migrations import SqlDatabaseState
 from notes.connectors.note_tags_repository import SqlNoteTagRepository
@@ -47,6 +54,12 @@ from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepositor
 from notes.connectors.notifications import PgWakeups, listen
 from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
+from notes.connectors.webhook_http import HttpxWebhookSender, SystemResolver
+from notes.connectors.webhooks_repository import (
+    PooledDeliveryReader,
+    SqlDeliveryRepository,
+    SqlSubscriptionRepository,
+)
 from notes.core.config import Settings
 from notes.services import ports
 
@@ -66,6 +79,12 @@ ADAPTERS: dict[type, list[type]] = {
     ports.LoginFailureLog: [SqlLoginFailureLog, InMemoryLoginFailureLog],
     ports.TokenReader: [PooledTokenReader, InMemoryTokenReader],
     ports.PasswordHasher: [Argon2PasswordHasher, FastPasswordHasher],
+    ports.SubscriptionRepository: [SqlSubscriptionRepository, InMemorySubscriptionRepository],
+    ports.DeliveryRepository: [SqlDeliveryRepository, InMemoryDeliveryRepository],
+    ports.DeliveryQueue: [PgQueuerDeliveryQueue, InMemoryDeliveryQueue],
+    ports.DeliveryReader: [PooledDeliveryReader, InMemoryDeliveryReader],
+    ports.WebhookSender: [HttpxWebhookSender, ScriptedWebhookSender],
+    ports.HostResolver: [SystemResolver, StaticResolver],
 }
 
 
@@ -117,9 +136,17 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
         ]
         hashers: list[ports.PasswordHasher] = [Argon2PasswordHasher(), FastPasswordHasher()]
         schemas: list[ports.DatabaseState] = [InMemoryDatabaseState("x")]
+        resolvers: list[ports.HostResolver] = [SystemResolver(), StaticResolver()]
+        senders: list[ports.WebhookSender] = [HttpxWebhookSender(), ScriptedWebhookSender()]
+        delivery_readers: list[ports.DeliveryReader] = [
+            PooledDeliveryReader(pool),
+            InMemoryDeliveryReader(database),
+        ]
     finally:
         await engine.dispose()
     assert len(units) + len(readers) + len(listens) + len(token_readers) + len(hashers) == 9
+    assert len(resolvers) + len(senders) + len(delivery_readers) == 6
+    await senders[0].aclose()  # type: ignore[attr-defined]
     assert [s.describe() for s in schemas] == ["memory"]
     assert schema.describe() == "127.0.0.1:1/none"
     assert not await wakeups.wait(0)

@@ -1,7 +1,10 @@
-"""Dispatch committed events to the listeners: ``python -m notes.worker``.
+"""The background worker: ``python -m notes.worker``.
 
-Runs until SIGTERM or SIGINT, then finishes the batch of events it is publishing and exits 0.
-Several workers may run at once, on one machine or many.
+Two loops side by side: the event dispatcher (committed events to the listeners) and the
+webhook delivery consumer (jobs off the job queue, sent to the receivers). Runs until SIGTERM
+or SIGINT; then the dispatcher finishes the batch it is publishing, the consumer takes no more
+jobs and finishes (or times out) the deliveries in flight, and the process exits 0. Several
+workers may run at once, on one machine or many.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import logging
 import signal
 
-from notes.bootstrap import bootstrap, event_worker
+from notes.bootstrap import bootstrap, delivery_worker, event_worker
 from notes.core.config import Settings
 from notes.core.logging import configure_logging
 
@@ -33,7 +36,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(signum, request_stop, signum)
     try:
         _logger.info("worker started")
-        await event_worker(container).run(stop)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(event_worker(container).run(stop))
+            group.create_task(delivery_worker(container).run(stop))
     finally:
         await container.close()
     _logger.info("worker stopped")

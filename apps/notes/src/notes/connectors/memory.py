@@ -8,15 +8,17 @@ both.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -25,7 +27,12 @@ from notes.entities import (
     NO_FILTER,
     AccessToken,
     Account,
+    AttemptRecord,
+    AttemptView,
     Count,
+    DeliveryStatus,
+    DeliveryTask,
+    DeliveryView,
     FailureCount,
     IdempotencyKey,
     ListenerFailure,
@@ -36,9 +43,13 @@ from notes.entities import (
     ParkedEvent,
     Position,
     Principal,
+    SendResult,
+    SubscriptionView,
     TokenInfo,
     UndecodableEvent,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 
 K = TypeVar("K")
@@ -93,6 +104,8 @@ _NOTE_COLUMNS = [c.key for c in Note.__table__.columns if c.computed is None]
 _KEY_COLUMNS = [c.key for c in IdempotencyKey.__table__.columns]
 _USER_COLUMNS = [c.key for c in User.__table__.columns]
 _TOKEN_COLUMNS = [c.key for c in AccessToken.__table__.columns]
+_SUBSCRIPTION_COLUMNS = [c.key for c in WebhookSubscription.__table__.columns]
+_DELIVERY_COLUMNS = [c.key for c in WebhookDelivery.__table__.columns]
 
 
 def _copy_note(note: Note) -> Note:
@@ -125,6 +138,25 @@ def _copy_token(token: AccessToken) -> AccessToken:
 
 def _same_token(a: AccessToken, b: AccessToken) -> bool:
     return all(getattr(a, c) == getattr(b, c) for c in _TOKEN_COLUMNS)
+
+
+def _copy_subscription(row: WebhookSubscription) -> WebhookSubscription:
+    copied = WebhookSubscription(**{c: getattr(row, c) for c in _SUBSCRIPTION_COLUMNS})
+    if copied.event_types is not None:
+        copied.event_types = list(copied.event_types)
+    return copied
+
+
+def _same_subscription(a: WebhookSubscription, b: WebhookSubscription) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _SUBSCRIPTION_COLUMNS)
+
+
+def _copy_delivery(row: WebhookDelivery) -> WebhookDelivery:
+    return WebhookDelivery(**{c: getattr(row, c) for c in _DELIVERY_COLUMNS})
+
+
+def _same_delivery(a: WebhookDelivery, b: WebhookDelivery) -> bool:
+    return all(getattr(a, c) == getattr(b, c) for c in _DELIVERY_COLUMNS)
 
 
 _NONE: frozenset[str] = frozenset()
@@ -231,6 +263,13 @@ class InMemoryDatabase:
         self.commit_error: type[Exception] = DatabaseUnavailableError  # and with what
         # Row and unique-key locks: key -> (the transaction holding it, set when released).
         self.row_locks: dict[object, tuple[object, asyncio.Event]] = {}
+        self.webhook_subscriptions: dict[uuid.UUID, WebhookSubscription] = {}
+        self.webhook_deliveries: dict[uuid.UUID, WebhookDelivery] = {}
+        # attempt id -> (delivery id, the attempt)
+        self.webhook_attempts: dict[int, tuple[uuid.UUID, AttemptView]] = {}
+        self.last_attempt_id = 0
+        self.jobs: dict[int, uuid.UUID] = {}  # queued job id -> delivery id
+        self.last_job_id = 0
 
     async def lock(self, key: object, holder: object) -> bool:
         """Take ``key`` for ``holder`` until ``unlock_all``, waiting while another holds it;
@@ -250,6 +289,12 @@ class InMemoryDatabase:
             if owner is holder:
                 del self.row_locks[key]
                 released.set()
+
+    def take_jobs(self) -> list[uuid.UUID]:
+        """The deliveries of every committed job, oldest first, taken off the queue."""
+        taken = [self.jobs[job_id] for job_id in sorted(self.jobs)]
+        self.jobs.clear()
+        return taken
 
     def tag_counts_of(self, owner_id: uuid.UUID) -> dict[str, int]:
         """The owner's committed tag counts, by name."""
@@ -853,6 +898,265 @@ class FastPasswordHasher:
         return not password_hash.startswith(f"fake${self.version}$")
 
 
+class InMemorySubscriptionRepository:
+    """Subscriptions in a dict; deleting one deletes its deliveries, as the foreign key does."""
+
+    def __init__(
+        self,
+        rows: dict[uuid.UUID, WebhookSubscription],
+        deliveries: dict[uuid.UUID, WebhookDelivery],
+    ) -> None:
+        self.rows = rows
+        self._deliveries = deliveries
+
+    async def add(self, subscription: WebhookSubscription) -> None:
+        if subscription.id in self.rows:
+            msg = f"duplicate subscription id {subscription.id}"
+            raise ValueError(msg)
+        self.rows[subscription.id] = _copy_subscription(subscription)
+
+    async def get(self, owner_id: uuid.UUID, subscription_id: uuid.UUID) -> SubscriptionView | None:
+        found = await self.get_for_update(owner_id, subscription_id)
+        return None if found is None else SubscriptionView.of(found)
+
+    async def get_for_update(
+        self, owner_id: uuid.UUID, subscription_id: uuid.UUID
+    ) -> WebhookSubscription | None:
+        found = self.rows.get(subscription_id)
+        return found if found is not None and found.owner_id == owner_id else None
+
+    async def list(self, owner_id: uuid.UUID) -> list[SubscriptionView]:
+        mine = [s for s in self.rows.values() if s.owner_id == owner_id]
+        mine.sort(key=lambda s: (s.created_at, s.id))
+        return [SubscriptionView.of(s) for s in mine]
+
+    async def count(self, owner_id: uuid.UUID) -> int:
+        return sum(1 for s in self.rows.values() if s.owner_id == owner_id)
+
+    async def remove(self, owner_id: uuid.UUID, subscription_id: uuid.UUID) -> bool:
+        if await self.get_for_update(owner_id, subscription_id) is None:
+            return False
+        del self.rows[subscription_id]
+        for delivery_id in [
+            d.id for d in self._deliveries.values() if d.subscription_id == subscription_id
+        ]:
+            del self._deliveries[delivery_id]
+        return True
+
+    async def enabled_of(
+        self, owner_ids: Collection[uuid.UUID]
+    ) -> builtins.list[WebhookSubscription]:
+        return [s for s in self.rows.values() if s.owner_id in owner_ids and s.enabled]
+
+
+class InMemoryDeliveryRepository:
+    """Deliveries and attempts in dicts; attempt ids come from the database, like a sequence."""
+
+    def __init__(
+        self,
+        database: InMemoryDatabase,
+        rows: dict[uuid.UUID, WebhookDelivery],
+        attempts: dict[int, tuple[uuid.UUID, AttemptView]],
+        subscriptions: dict[uuid.UUID, WebhookSubscription],
+    ) -> None:
+        self._database = database
+        self.rows = rows
+        self.attempts = attempts
+        self._subscriptions = subscriptions
+
+    async def add_all(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        for delivery in deliveries:
+            if delivery.id in self.rows or any(
+                d.subscription_id == delivery.subscription_id and d.event_id == delivery.event_id
+                for d in self.rows.values()
+            ):
+                msg = f"duplicate delivery {delivery.id}"
+                raise ValueError(msg)
+            if delivery.subscription_id not in self._subscriptions:
+                msg = f"no subscription {delivery.subscription_id}"
+                raise ValueError(msg)
+            self.rows[delivery.id] = _copy_delivery(delivery)
+
+    async def list(
+        self,
+        subscription_id: uuid.UUID,
+        *,
+        status: str | None,
+        limit: int,
+        after: Position | None = None,
+    ) -> list[DeliveryView]:
+        found = [
+            d
+            for d in self.rows.values()
+            if d.subscription_id == subscription_id and status in (None, d.status)
+        ]
+        if after is not None:
+            found = [d for d in found if Position(d.created_at, d.id) < after]
+        found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return [self._view(d) for d in found[:limit]]
+
+    async def get(self, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryView | None:
+        found = await self.get_for_update(subscription_id, delivery_id)
+        return None if found is None else self._view(found)
+
+    def _view(self, delivery: WebhookDelivery) -> DeliveryView:
+        attempts = [a for _, (d, a) in sorted(self.attempts.items()) if d == delivery.id]
+        return DeliveryView(
+            id=delivery.id,
+            subscription_id=delivery.subscription_id,
+            event_id=delivery.event_id,
+            event_type=delivery.event_type,
+            status=delivery.status,
+            created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at,
+            attempts=tuple(attempts[-20:]),
+        )
+
+    async def get_for_update(
+        self, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> WebhookDelivery | None:
+        found = self.rows.get(delivery_id)
+        return found if found is not None and found.subscription_id == subscription_id else None
+
+    async def record_attempts(
+        self, records: Sequence[AttemptRecord], *, failing_for: timedelta
+    ) -> None:
+        kept: list[AttemptRecord] = []
+        for record in records:
+            delivery = self.rows.get(record.delivery_id)
+            if delivery is None or delivery.status != DeliveryStatus.PENDING:
+                continue
+            delivery.status = str(record.status)
+            delivery.attempt_count += 1
+            delivery.next_attempt_at = record.next_attempt_at
+            delivery.updated_at = record.attempted_at
+            self._database.last_attempt_id += 1
+            self.attempts[self._database.last_attempt_id] = (
+                record.delivery_id,
+                AttemptView(
+                    attempted_at=record.attempted_at,
+                    status_code=record.status_code,
+                    error=record.error,
+                    duration_ms=record.duration_ms,
+                    next_attempt_at=record.next_attempt_at,
+                ),
+            )
+            kept.append(record)
+        latest: dict[uuid.UUID, AttemptRecord] = {}
+        for record in sorted(kept, key=lambda r: r.attempted_at):
+            latest[record.subscription_id] = record
+        for subscription_id, record in latest.items():
+            subscription = self._subscriptions.get(subscription_id)
+            if subscription is None:
+                continue
+            now = record.attempted_at
+            if record.status == DeliveryStatus.DELIVERED:
+                subscription.failing_since = None
+            else:
+                subscription.failing_since = subscription.failing_since or min(
+                    r.attempted_at for r in kept if r.subscription_id == subscription_id
+                )
+                if subscription.enabled and subscription.failing_since <= now - failing_for:
+                    _disable(subscription, now, f"deliveries kept failing for {failing_for}")
+            if any(r.gone for r in kept if r.subscription_id == subscription_id):
+                _disable(subscription, now, "the receiver answered 410 Gone")
+
+    async def purge_settled(self, before: datetime, *, limit: int) -> int:
+        old = sorted(
+            (
+                d
+                for d in self.rows.values()
+                if d.updated_at < before and d.status != DeliveryStatus.PENDING
+            ),
+            key=lambda d: d.updated_at,
+        )[:limit]
+        for settled in old:
+            del self.rows[settled.id]
+            for attempt_id in [i for i, (d, _) in self.attempts.items() if d == settled.id]:
+                del self.attempts[attempt_id]
+        return len(old)
+
+
+def _disable(subscription: WebhookSubscription, now: datetime, reason: str) -> None:
+    if subscription.enabled:
+        subscription.enabled = False
+        subscription.disabled_reason = reason
+        subscription.disabled_at = now
+        subscription.updated_at = now
+
+
+class InMemoryDeliveryQueue:
+    """Jobs in a dict, by an id from the database; ``InMemoryDatabase.take_jobs`` runs them."""
+
+    def __init__(self, database: InMemoryDatabase, rows: dict[int, uuid.UUID]) -> None:
+        self._database = database
+        self.rows = rows
+
+    async def defer(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        for delivery_id in delivery_ids:
+            self._database.last_job_id += 1
+            self.rows[self._database.last_job_id] = delivery_id
+
+    async def purge_log(self, before: datetime, *, limit: int) -> int:
+        return 0  # the fake keeps no log
+
+
+class InMemoryDeliveryReader:
+    """The ``DeliveryReader`` port on an in-memory database's committed rows."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+
+    async def get_for_attempt(self, delivery_id: uuid.UUID, now: datetime) -> DeliveryTask | None:
+        delivery = self._database.webhook_deliveries.get(delivery_id)
+        if delivery is None:
+            return None
+        subscription = self._database.webhook_subscriptions.get(delivery.subscription_id)
+        if subscription is None:
+            return None
+        return DeliveryTask(
+            delivery_id=delivery.id,
+            subscription_id=subscription.id,
+            status=delivery.status,
+            attempt_count=delivery.attempt_count,
+            payload=delivery.payload,
+            url=subscription.url,
+            secrets=subscription.secrets_at(now),
+            subscription_enabled=subscription.enabled,
+        )
+
+
+class ScriptedWebhookSender:
+    """The ``WebhookSender`` port answering from a script; records every request.
+
+    ``answers`` are given out in order, the last one again once they run out.
+    """
+
+    def __init__(self, *answers: SendResult) -> None:
+        self.answers = list(answers) or [SendResult(204, None, 0.001)]
+        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        self.sent.append((url, body, dict(headers)))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+class StaticResolver:
+    """The ``HostResolver`` port from a table of names; an IP literal resolves to itself."""
+
+    def __init__(self, names: Mapping[str, Sequence[str]] | None = None) -> None:
+        self.names = {name: list(addresses) for name, addresses in (names or {}).items()}
+
+    async def resolve(self, host: str) -> list[str]:
+        if host in self.names:
+            return list(self.names[host])
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            msg = f"{host} does not resolve (not in the table)"
+            raise LookupError(msg) from None
+
+
 class InMemoryUnitOfWork:
     """A unit of work over an in-memory database: commit keeps changes, anything else drops them.
 
@@ -894,6 +1198,12 @@ class InMemoryUnitOfWork:
         self._users = _Table(database.users, _copy_user, _same_user)
         self._tokens = _Table(database.tokens, _copy_token, _same_token)
         self._failures = _Table(database.login_failures)
+        self._subscriptions = _Table(
+            database.webhook_subscriptions, _copy_subscription, _same_subscription
+        )
+        self._deliveries = _Table(database.webhook_deliveries, _copy_delivery, _same_delivery)
+        self._attempts = _Table(database.webhook_attempts)
+        self._jobs = _Table(database.jobs)
         self._holder = object()  # this transaction, as the holder of its locks
         self.notes = InMemoryNoteRepository(
             self._notes.rows,
@@ -911,6 +1221,13 @@ class InMemoryUnitOfWork:
         )
         self.tokens = InMemoryTokenRepository(self._tokens.rows)
         self.login_failures = InMemoryLoginFailureLog(database, self._failures.rows)
+        self.webhooks = InMemorySubscriptionRepository(
+            self._subscriptions.rows, self._deliveries.rows
+        )
+        self.deliveries = InMemoryDeliveryRepository(
+            database, self._deliveries.rows, self._attempts.rows, self._subscriptions.rows
+        )
+        self.delivery_queue = InMemoryDeliveryQueue(database, self._jobs.rows)
 
     def _tables(self) -> list[_Table[Any, Any]]:
         return [
@@ -923,6 +1240,10 @@ class InMemoryUnitOfWork:
             self._users,
             self._tokens,
             self._failures,
+            self._subscriptions,
+            self._deliveries,
+            self._attempts,
+            self._jobs,
         ]
 
     @asynccontextmanager

@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from notes.connectors.database import ReadPool, describe, read_connection, service_error
 from notes.core.errors import DatabaseUnavailableError, UnavailableError
 
+# The job queue's objects (pgqueuer, pgqueuer_log, ...) are the library's, installed by their
+# own migration (0008_job_queue) and not described by models of ours.
+LIBRARY_PREFIX = "pgqueuer"
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: leave the job queue's tables out of comparisons, or
+    autogenerate would propose dropping them."""
+    return not (type_ == "table" and name is not None and name.startswith(LIBRARY_PREFIX))
+
 
 def head_revision(migrations_dir: Path) -> str:
     """The single head revision of the migrations in ``migrations_dir``."""

@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, pool
 
 from notes.connectors import database
-from notes.connectors.migrations import SqlDatabaseState, head_revision
+from notes.connectors.migrations import SqlDatabaseState, head_revision, include_name
 from notes.core.config import MIGRATIONS_DIR, Settings
 from notes.core.errors import DatabaseUnavailableError
 from notes.core.ids import uuid7
@@ -42,12 +42,35 @@ def test_models_and_migrations_agree(database_url):
     try:
         with engine.connect() as conn:
             diff = compare_metadata(
-                MigrationContext.configure(conn, opts={"compare_server_default": True}),
+                MigrationContext.configure(
+                    conn, opts={"compare_server_default": True, "include_name": include_name}
+                ),
                 Base.metadata,
             )
     finally:
         engine.dispose()
     assert diff == [], f"models and migrations differ; run make db_migration_create: {diff}"
+
+
+def test_only_the_job_queues_own_tables_are_left_out_of_the_comparison():
+    for name in ("pgqueuer", "pgqueuer_log", "pgqueuer_statistics", "pgqueuer_schedules"):
+        assert not include_name(name, "table", {})
+    for table in Base.metadata.tables:
+        assert include_name(table, "table", {})
+    assert include_name("pgqueuer_ep_ea_idx", "index", {})
+
+
+@pytest.mark.integrated
+async def test_the_job_queue_tables_exist_as_pgqueuer_expects_them(database_url):
+    from pgqueuer import PsycopgDriver, Queries, QueueManager  # noqa: PLC0415
+
+    async with await psycopg.AsyncConnection.connect(
+        localpg.libpq_url(database_url), autocommit=True
+    ) as conn:
+        queries = Queries(PsycopgDriver(conn))
+        await QueueManager(queries).verify_structure()  # raises, naming what is missing
+        plan = await queries.plan_upgrade()
+    assert not plan.statements, f"pgqueuer would change the schema: {plan}"
 
 
 @pytest.mark.integrated

@@ -18,8 +18,10 @@ from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import SqlTransaction, raise_service_error, service_error
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
+from notes.connectors.job_queue import PgQueuerDeliveryQueue
 from notes.connectors.note_tags_repository import SqlNoteTagRepository
 from notes.connectors.notes_repository import SqlNoteRepository
+from notes.connectors.webhooks_repository import SqlDeliveryRepository, SqlSubscriptionRepository
 
 Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 """Lends a connection for the length of a unit of work: ``engine.connect`` in the service."""
@@ -48,6 +50,9 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     tokens: SqlTokenRepository
     login_failures: SqlLoginFailureLog
+    webhooks: SqlSubscriptionRepository
+    deliveries: SqlDeliveryRepository
+    delivery_queue: PgQueuerDeliveryQueue
 
     def __init__(self, connect: Connect, *, announce: Callable[[], None] | None = None) -> None:
         self._connect = connect
@@ -74,6 +79,9 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(self._sql)
         self.tokens = SqlTokenRepository(self._sql)
         self.login_failures = SqlLoginFailureLog(self._sql)
+        self.webhooks = SqlSubscriptionRepository(self._sql)
+        self.deliveries = SqlDeliveryRepository(self._sql)
+        self.delivery_queue = PgQueuerDeliveryQueue(self._sql)
         return self
 
     async def __aexit__(

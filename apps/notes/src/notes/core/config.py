@@ -66,6 +66,30 @@ class Settings(BaseSettings):
     # launch for all its workers): replicas must share one value, or a cursor issued by one is
     # refused by another.
     cursor_secret: SecretStr | None = None
+    # Webhooks (docs/webhooks.md). Timeouts in seconds: connecting, and the whole attempt.
+    webhook_timeout: Annotated[float, Field(gt=0, le=300)] = 15.0
+    webhook_max_response_bytes: Annotated[int, Field(ge=0, le=10 * 1024 * 1024)] = 64 * 1024
+    # Seconds before each retry (full jitter: a random wait up to the step); one attempt more
+    # than steps. Standard Webhooks' example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    webhook_retry_schedule: Annotated[
+        tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=0, max_length=50)
+    ] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    # A subscription whose deliveries fail without a success for this long is disabled.
+    webhook_disable_after_seconds: Annotated[float, Field(gt=0)] = 5 * 86_400
+    # After a rotation the previous secret keeps signing beside the new one this long.
+    webhook_secret_overlap_seconds: Annotated[int, Field(ge=0, le=30 * 86_400)] = 86_400
+    webhook_max_subscriptions: Annotated[int, Field(ge=1, le=1000)] = 20
+    # Plain http:// receivers (development only), and loopback receivers (local tests only).
+    webhook_allow_http: bool = False
+    webhook_allow_loopback: bool = False
+    # Deliveries one worker process runs at once; the queue's poll and stall detection.
+    webhook_concurrency: Annotated[int, Field(ge=2, le=1000)] = 20
+    # Delivered and failed deliveries (and the queue's log) are deleted after this many days,
+    # by each worker, every purge interval (seconds).
+    webhook_retention_days: Annotated[float, Field(gt=0, le=3650)] = 30
+    webhook_purge_interval: Annotated[float, Field(gt=0)] = 3600
+    queue_poll_interval: Annotated[float, Field(gt=0, le=60)] = 2.0
+    queue_heartbeat_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ from notes.core.config import Settings
 from notes.core.logging import configure_logging
 from notes.interface.limits import BodySizeLimitMiddleware
 from notes.interface.problems import install_problem_handlers
-from notes.interface.routers import accounts, counts, health, notes
+from notes.interface.routers import accounts, counts, health, notes, webhooks
 
 _logger = logging.getLogger(__name__)
 
@@ -88,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(notes.router)
     app.include_router(counts.router)
+    app.include_router(webhooks.router)
     return app

@@ -9,14 +9,15 @@ docs/api.md's promise.
 """
 
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from testkit import PASSWORD, bearer, new_email
+from testkit import PASSWORD, RECEIVER_URL, bearer, new_email
 
 from notes.core.config import Settings
 from notes.core.ids import uuid7
-from notes.entities import AccessToken
+from notes.entities import AccessToken, WebhookDelivery
 from notes.interface.app import create_app
 from notes.services.accounts import TOKEN_PREFIX
 
@@ -43,6 +44,18 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
     ("DELETE", "/notes/{note_id}/"): {**DENIED, "other": 404, "owner": 200},
     ("GET", "/tags/"): {**DENIED, "other": 200, "owner": 200},
     ("GET", "/categories/"): {**DENIED, "other": 200, "owner": 200},
+    ("POST", "/webhooks/"): {**DENIED, "other": 201, "owner": 201},
+    ("GET", "/webhooks/"): {**DENIED, "other": 200, "owner": 200},
+    ("GET", "/webhooks/{subscription_id}/"): {**DENIED, "other": 404, "owner": 200},
+    ("PATCH", "/webhooks/{subscription_id}/"): {**DENIED, "other": 404, "owner": 200},
+    ("DELETE", "/webhooks/{subscription_id}/"): {**DENIED, "other": 404, "owner": 204},
+    ("POST", "/webhooks/{subscription_id}/secret"): {**DENIED, "other": 404, "owner": 200},
+    ("GET", "/webhooks/{subscription_id}/deliveries/"): {**DENIED, "other": 404, "owner": 200},
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry"): {
+        **DENIED,
+        "other": 404,
+        "owner": 202,
+    },
 }
 PUBLIC_STATUS = {
     ("GET", "/"): 200,
@@ -67,8 +80,9 @@ def test_every_route_has_a_row():
 
 
 class World:
-    """An app on fresh fakes where an owner has a note (tagged, in a category), two tokens,
-    and where another account, an expired token and a revoked token exist."""
+    """An app on fresh fakes where an owner has a note (tagged, in a category), two tokens, a
+    webhook subscription with a failed delivery, and where another account, an expired token
+    and a revoked token exist."""
 
     def __init__(self, client, database, dispatch):
         self.client = client
@@ -92,6 +106,29 @@ class World:
         )
         self.note_id = note.json()["id"]
         await self.dispatch()
+        webhook = await self.client.post(
+            "/webhooks/", json={"url": RECEIVER_URL}, headers=bearer(self.owner)
+        )
+        assert webhook.status_code == 201, webhook.text
+        self.subscription_id = webhook.json()["id"]
+        self.delivery_id = self._failed_delivery()
+
+    def _failed_delivery(self):
+        now = datetime.now(UTC)
+        delivery = WebhookDelivery(
+            id=uuid7(),
+            subscription_id=uuid.UUID(self.subscription_id),
+            event_id=1,
+            event_type="note.created",
+            payload=b"{}",
+            status="failed",
+            attempt_count=8,
+            next_attempt_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        self.database.webhook_deliveries[delivery.id] = delivery
+        return str(delivery.id)
 
     async def _sign_up(self, email):
         created = await self.client.post("/users/", json={"email": email, "password": PASSWORD})
@@ -128,12 +165,19 @@ class World:
         return {} if token is None else bearer(token)
 
     def request(self, method, path):
-        url = path.replace("{note_id}", self.note_id).replace("{token_id}", self.second_token)
+        url = (
+            path.replace("{note_id}", self.note_id)
+            .replace("{token_id}", self.second_token)
+            .replace("{subscription_id}", self.subscription_id)
+            .replace("{delivery_id}", self.delivery_id)
+        )
         body = {
             ("POST", "/notes/"): {"contents": "a new note"},
             ("PATCH", "/notes/{note_id}/"): {"contents": "changed"},
             ("POST", "/users/"): {"email": new_email("new"), "password": PASSWORD},
             ("POST", "/tokens/"): {"email": self.email, "password": PASSWORD},
+            ("POST", "/webhooks/"): {"url": RECEIVER_URL},
+            ("PATCH", "/webhooks/{subscription_id}/"): {"description": "changed"},
         }.get((method, path))
         return method, url, body
 
@@ -164,6 +208,7 @@ async def test_each_route_answers_each_kind_of_caller_as_promised(
         assert "secret" not in response.text
         assert "private" not in response.text
         assert world.email not in response.text
+        assert world.subscription_id not in response.text
 
 
 async def test_the_owner_sees_what_another_account_does_not(api_factory, new_memory_db):

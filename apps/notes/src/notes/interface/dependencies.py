@@ -12,6 +12,7 @@ from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.health import HealthService
 from notes.services.notes import NotesService
+from notes.services.webhooks import WebhooksService
 
 # All are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency
 # would be sent to the thread pool on every request.
@@ -47,8 +48,15 @@ async def get_health_service(request: Request) -> HealthService:
     return container.health
 
 
+async def get_webhooks_service(request: Request) -> WebhooksService:
+    """Webhook subscriptions and their deliveries."""
+    container: Container = request.app.state.container
+    return container.webhooks
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
 CountsServiceDep = Annotated[CountsService, Depends(get_counts_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AccountsServiceDep = Annotated[AccountsService, Depends(get_accounts_service)]
+WebhooksServiceDep = Annotated[WebhooksService, Depends(get_webhooks_service)]

@@ -26,16 +26,21 @@ from notes.core.errors import (
     UnavailableError,
 )
 from notes.services.errors import (
+    DeliveryNotFailedError,
+    DeliveryNotFoundError,
     EmailTakenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     InvalidCredentialsError,
     InvalidCursorError,
     InvalidTokenError,
+    InvalidWebhookUrlError,
     NoteNotFoundError,
     NotesError,
+    SubscriptionNotFoundError,
     TokenNotFoundError,
     TooManyLoginAttemptsError,
+    TooManySubscriptionsError,
     VersionConflictError,
     WeakPasswordError,
 )
@@ -57,6 +62,11 @@ _DOMAIN_ERRORS: dict[type[NotesError], tuple[int, str]] = {
     TooManyLoginAttemptsError: (429, "urn:notes:problem:too-many-login-attempts"),
     InvalidTokenError: (401, "urn:notes:problem:invalid-token"),
     TokenNotFoundError: (404, "urn:notes:problem:token-not-found"),
+    SubscriptionNotFoundError: (404, "urn:notes:problem:webhook-not-found"),
+    DeliveryNotFoundError: (404, "urn:notes:problem:delivery-not-found"),
+    DeliveryNotFailedError: (409, "urn:notes:problem:delivery-not-failed"),
+    InvalidWebhookUrlError: (422, "urn:notes:problem:invalid-webhook-url"),
+    TooManySubscriptionsError: (409, "urn:notes:problem:too-many-webhooks"),
 }
 
 # What the client is told when the infrastructure fails it: a 503 with Retry-After; the most

@@ -98,3 +98,44 @@ class TokenNotFoundError(NotesError):
     def __init__(self, token_id: uuid.UUID) -> None:
         super().__init__(f"token {token_id} does not exist")
         self.token_id = token_id
+
+
+class SubscriptionNotFoundError(NotesError):
+    """The caller has no webhook subscription with this id (it never existed, or it is
+    another's)."""
+
+    def __init__(self, subscription_id: uuid.UUID) -> None:
+        super().__init__(f"webhook subscription {subscription_id} does not exist")
+        self.subscription_id = subscription_id
+
+
+class DeliveryNotFoundError(NotesError):
+    """The subscription has no delivery with this id."""
+
+    def __init__(self, delivery_id: uuid.UUID) -> None:
+        super().__init__(f"delivery {delivery_id} does not exist")
+        self.delivery_id = delivery_id
+
+
+class DeliveryNotFailedError(NotesError):
+    """Only a delivery that failed for good can be retried by hand."""
+
+    def __init__(self, delivery_id: uuid.UUID, status: str) -> None:
+        super().__init__(f"delivery {delivery_id} is {status}; only a failed one can be retried")
+        self.delivery_id = delivery_id
+
+
+class InvalidWebhookUrlError(NotesError):
+    """A webhook URL the service will not send to; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the webhook URL is not accepted: {reason}")
+        self.reason = reason
+
+
+class TooManySubscriptionsError(NotesError):
+    """The account has as many webhook subscriptions as it may have."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an account may have at most {limit} webhook subscriptions")
+        self.limit = limit

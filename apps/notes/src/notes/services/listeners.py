@@ -1,7 +1,9 @@
 """The listeners that keep data derived from notes, and the bus that orders them.
 
 ``tag_note`` keeps each note's hashtags in ``note_tags``; after it, ``count_tags`` keeps the
-per-tag counts; beside them, ``count_categories`` keeps the per-category counts.
+per-tag counts; beside them, ``count_categories`` keeps the per-category counts, and
+``enqueue_deliveries`` turns each event into webhook deliveries, one job on the job queue per
+matching subscription (``services.webhooks``).
 
 Listeners take events in batches. The dispatcher publishes the events it claimed together
 (``EventBus.publish_batch``), and each listener handles its share of them in one unit of
@@ -40,6 +42,7 @@ from eventing import EventBus
 from notes.entities import NoteCreated, NoteDeleted, NoteEvent, NoteUpdated, extract_tags
 from notes.services.dispatch import EventsFailedError
 from notes.services.ports import UnitOfWork, UnitsOfWork
+from notes.services.webhooks import enqueue_deliveries, has_subscriptions
 
 _logger = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ NOTE_EVENTS: tuple[type[NoteEvent], ...] = (NoteCreated, NoteUpdated, NoteDelete
 Effect = Callable[[UnitOfWork, Sequence[NoteEvent]], Awaitable[None]]
 """What a listener does to a batch of events it has not handled before, in a unit of work."""
 Handler = Callable[[Sequence[NoteEvent]], Awaitable[None]]
+Needed = Callable[[UnitOfWork, Sequence[NoteEvent]], Awaitable[bool]]
+"""Whether a listener has anything to do for a batch at all (else it records nothing)."""
 
 GRAPH_START = "<!-- events-graph:start (make events_graph writes this block) -->"
 GRAPH_END = "<!-- events-graph:end -->"
@@ -79,11 +84,13 @@ async def count_categories(uow: UnitOfWork, events: Sequence[NoteEvent]) -> None
     )
 
 
-def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
+def once(name: str, effect: Effect, uow: UnitsOfWork, *, needed: Needed | None = None) -> Handler:
     """A batch handler applying ``effect`` to the events ``name`` has not handled yet.
 
     One unit of work records the batch in ``processed_events`` and applies the effect to
-    the events not recorded before; nothing is committed when there are none.
+    the events not recorded before; nothing is committed when there are none. With
+    ``needed``, a batch it finds nothing to do for is neither recorded nor committed: for a
+    listener whose effect on such a batch is nothing, that saves a commit per batch.
 
     If that fails, a second unit of work finds the events at fault: it tries halves of the
     batch, each in a savepoint, halving the ones that fail down to single events, keeps what
@@ -127,6 +134,8 @@ def once(name: str, effect: Effect, uow: UnitsOfWork) -> Handler:
             raise ValueError(msg)
         try:
             async with uow() as work:
+                if needed is not None and not await needed(work, events):
+                    return
                 if not await apply(work, events):
                     _logger.debug("%s already handled events %s", name, [e.id for e in events])
                     return
@@ -155,6 +164,11 @@ def build_bus(uow: UnitsOfWork) -> EventBus[NoteEvent]:
     bus.subscribe_batch(
         "count_categories",
         once("count_categories", count_categories, uow),
+        events=NOTE_EVENTS,
+    )
+    bus.subscribe_batch(
+        "enqueue_deliveries",
+        once("enqueue_deliveries", enqueue_deliveries, uow, needed=has_subscriptions),
         events=NOTE_EVENTS,
     )
     bus.check()

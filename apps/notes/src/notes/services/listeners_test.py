@@ -309,7 +309,10 @@ async def test_tag_note_reads_the_notes_under_their_row_locks(memory_db, service
 
 @pytest.mark.parametrize("event_type", [NoteCreated, NoteUpdated, NoteDeleted])
 def test_tags_are_counted_after_they_are_extracted(bus, event_type):
-    assert bus.layers(event_type) == (("count_categories", "tag_note"), ("count_tags",))
+    assert bus.layers(event_type) == (
+        ("count_categories", "enqueue_deliveries", "tag_note"),
+        ("count_tags",),
+    )
 
 
 def test_the_events_page_shows_the_listener_graph_the_code_builds(bus):

@@ -9,10 +9,11 @@ they need in their own words, and nothing here knows of SQL.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -20,7 +21,10 @@ from notes.entities import (
     NO_FILTER,
     AccessToken,
     Account,
+    AttemptRecord,
     Count,
+    DeliveryTask,
+    DeliveryView,
     FailureCount,
     IdempotencyKey,
     ListenerFailure,
@@ -31,9 +35,13 @@ from notes.entities import (
     ParkedEvent,
     Position,
     Principal,
+    SendResult,
+    SubscriptionView,
     TokenInfo,
     UndecodableEvent,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 
 
@@ -304,6 +312,112 @@ class PasswordHasher(Protocol):
         """Whether the hash was made with other parameters than new hashes get."""
 
 
+class SubscriptionRepository(Protocol):
+    """Webhook subscriptions, per owner. Never commits."""
+
+    async def add(self, subscription: WebhookSubscription) -> None:
+        """Insert a new subscription, as it is now."""
+
+    async def get(self, owner_id: uuid.UUID, subscription_id: uuid.UUID) -> SubscriptionView | None:
+        """The owner's subscription; another owner's is never found."""
+
+    async def get_for_update(
+        self, owner_id: uuid.UUID, subscription_id: uuid.UUID
+    ) -> WebhookSubscription | None:
+        """The owner's subscription, locked until commit; its changes are kept at commit."""
+
+    async def list(self, owner_id: uuid.UUID) -> list[SubscriptionView]:
+        """The owner's subscriptions, oldest first."""
+
+    async def count(self, owner_id: uuid.UUID) -> int:
+        """How many subscriptions the owner has."""
+
+    async def remove(self, owner_id: uuid.UUID, subscription_id: uuid.UUID) -> bool:
+        """Delete the owner's subscription and its deliveries; False when there is none."""
+
+    async def enabled_of(
+        self, owner_ids: Collection[uuid.UUID]
+    ) -> builtins.list[WebhookSubscription]:
+        """The enabled subscriptions of these owners (for the listener that makes deliveries)."""
+
+
+class DeliveryRepository(Protocol):
+    """Webhook deliveries and their attempts. Never commits."""
+
+    async def add_all(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Insert new deliveries, in one round trip."""
+
+    async def list(
+        self,
+        subscription_id: uuid.UUID,
+        *,
+        status: str | None,
+        limit: int,
+        after: Position | None = None,
+    ) -> list[DeliveryView]:
+        """The subscription's deliveries (of ``status``, when given), newest first (ties by id,
+        highest first), each with its latest attempts; after ``after``, those that sort after
+        it. A position here is (``created_at``, ``id``)."""
+
+    async def get(self, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> DeliveryView | None:
+        """The subscription's delivery with its latest attempts."""
+
+    async def get_for_update(
+        self, subscription_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> WebhookDelivery | None:
+        """The subscription's delivery, locked until commit; its changes are kept at commit."""
+
+    async def record_attempts(
+        self, records: Sequence[AttemptRecord], *, failing_for: timedelta
+    ) -> None:
+        """Store attempts and their deliveries' new state; keep their subscriptions' health.
+
+        A delivered attempt ends its subscription's failing period; a failed one starts it
+        if none is running, and disables the subscription once it has lasted ``failing_for``;
+        a ``gone`` one disables the subscription at once. A record of a delivery that is no
+        longer pending (or no longer exists) is ignored.
+        """
+
+    async def purge_settled(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` delivered or failed deliveries (with their attempts) last
+        changed before ``before``; how many were deleted."""
+
+
+class DeliveryQueue(Protocol):
+    """The job queue that drives deliveries. Never commits."""
+
+    async def defer(self, delivery_ids: Sequence[uuid.UUID]) -> None:
+        """Queue one job per delivery in the unit of work's transaction, in one statement:
+        the jobs exist exactly when the unit of work commits."""
+
+    async def purge_log(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` of the queue's own log and statistics rows older than
+        ``before`` (the library never does); how many were deleted."""
+
+
+class DeliveryReader(Protocol):
+    """Reads what an attempt needs, on its own (it joins no transaction)."""
+
+    async def get_for_attempt(self, delivery_id: uuid.UUID, now: datetime) -> DeliveryTask | None:
+        """The delivery with its subscription as it is now, or None when either is gone."""
+
+
+class WebhookSender(Protocol):
+    """Sends one webhook request to a receiver; never raises for what the network does."""
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        """POST ``body`` to ``url``: redirects not followed, the answer read up to a bound,
+        the whole attempt bounded in time, only to addresses a webhook may reach."""
+
+
+class HostResolver(Protocol):
+    """Turns a host name into its IP addresses."""
+
+    async def resolve(self, host: str) -> list[str]:
+        """Every address ``host`` resolves to (an IP literal resolves to itself);
+        ``LookupError`` when it resolves to none."""
+
+
 class UnitOfWork(Protocol):
     """A transaction: changes made through its repositories land together on ``commit``.
 
@@ -335,6 +449,15 @@ class UnitOfWork(Protocol):
 
     @property
     def login_failures(self) -> LoginFailureLog: ...
+
+    @property
+    def webhooks(self) -> SubscriptionRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
+
+    @property
+    def delivery_queue(self) -> DeliveryQueue: ...
 
     async def __aenter__(self) -> Self: ...
 
