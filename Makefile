@@ -73,7 +73,7 @@ run_reload: .venv/.synced db_migration ## Run the API, restarting on code change
 	$(call banner,notes API with reload on http://$(API_HOST):$(API_PORT))
 	$(WITH_DB) python -m notes --host $(API_HOST) --port $(API_PORT) --reload
 
-check: static_checks test coverage_report ## Static checks, every test, then the coverage threshold
+check: static_checks typecheck test coverage_report ## Static checks, every test, then the coverage threshold
 	$(call banner,check passed)
 
 test: .venv/.synced ## All tests but the container ones, measured: the parallel set with xdist, then the non_parallel ones serially
@@ -144,10 +144,13 @@ static_checks: .venv/.synced ## Formatting, lint, types, the layering rules, the
 	@$(MAKE) lock_check
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) --group spike mypy apps/notes/src apps/notes/testkit libs scripts bench
+	@$(MAKE) --no-print-directory typecheck
 	$(RUN) lint-imports
 	$(RUN) python scripts/docs_check.py
 	@$(MAKE) container_checks
+
+typecheck: .venv/.synced ## mypy (strict) over the whole code base, as static_checks and the git hook run it
+	$(RUN) --group spike mypy apps/notes/src apps/notes/testkit libs scripts bench
 
 lock_check: $(UV) ## uv.lock matches every pyproject.toml of the workspace
 	$(UV) lock --check

@@ -30,7 +30,7 @@ from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
-from notes.connectors.webhook_http import HttpxWebhookSender, SystemResolver
+from notes.connectors.webhook_http import AiohttpWebhookSender, SystemResolver
 from notes.connectors.webhooks_repository import PooledDeliveryReader
 from notes.core.config import Settings
 from notes.services.accounts import AccountsService
@@ -198,7 +198,7 @@ class Deliveries:
     with, closed when it stops."""
 
     worker: DeliveryWorker
-    sender: HttpxWebhookSender
+    sender: AiohttpWebhookSender
     service: DeliveryService
     retention: timedelta
     purge_interval: float
@@ -232,7 +232,7 @@ class Deliveries:
 def delivery_worker(container: Container) -> Deliveries:
     """The worker that takes webhook deliveries off the job queue and sends them."""
     settings = container.settings
-    sender = HttpxWebhookSender(
+    sender = AiohttpWebhookSender(
         SystemResolver(),
         timeout=settings.webhook_timeout,
         max_response_bytes=settings.webhook_max_response_bytes,

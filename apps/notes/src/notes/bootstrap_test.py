@@ -54,7 +54,7 @@ from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepositor
 from notes.connectors.notifications import PgWakeups, listen
 from notes.connectors.passwords import Argon2PasswordHasher
 from notes.connectors.unit_of_work import SqlUnitOfWork
-from notes.connectors.webhook_http import HttpxWebhookSender, SystemResolver
+from notes.connectors.webhook_http import AiohttpWebhookSender, SystemResolver
 from notes.connectors.webhooks_repository import (
     PooledDeliveryReader,
     SqlDeliveryRepository,
@@ -83,7 +83,7 @@ ADAPTERS: dict[type, list[type]] = {
     ports.DeliveryRepository: [SqlDeliveryRepository, InMemoryDeliveryRepository],
     ports.DeliveryQueue: [PgQueuerDeliveryQueue, InMemoryDeliveryQueue],
     ports.DeliveryReader: [PooledDeliveryReader, InMemoryDeliveryReader],
-    ports.WebhookSender: [HttpxWebhookSender, ScriptedWebhookSender],
+    ports.WebhookSender: [AiohttpWebhookSender, ScriptedWebhookSender],
     ports.HostResolver: [SystemResolver, StaticResolver],
 }
 
@@ -137,7 +137,7 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
         hashers: list[ports.PasswordHasher] = [Argon2PasswordHasher(), FastPasswordHasher()]
         schemas: list[ports.DatabaseState] = [InMemoryDatabaseState("x")]
         resolvers: list[ports.HostResolver] = [SystemResolver(), StaticResolver()]
-        senders: list[ports.WebhookSender] = [HttpxWebhookSender(), ScriptedWebhookSender()]
+        senders: list[ports.WebhookSender] = [AiohttpWebhookSender(), ScriptedWebhookSender()]
         delivery_readers: list[ports.DeliveryReader] = [
             PooledDeliveryReader(pool),
             InMemoryDeliveryReader(database),

@@ -2,20 +2,23 @@
 """The HTTP adapter against a real receiver on 127.0.0.1, and refusals through a fake resolver.
 
 Nothing here leaves the machine: names resolve through ``StaticResolver`` only, the refused
-addresses are refused before any connection is made (the guarded backend is wrapped around a
-backend that fails the test if it is ever asked to connect), and the only server reached is
-the test's own receiver on 127.0.0.1.
+addresses are refused before any connection is made (the guarded resolver raises before the
+connector gets an address; a refused address given literally is refused before the request),
+and the only server reached is the test's own receiver on 127.0.0.1.
 """
 
 import asyncio
 
-import httpcore
 import pytest
 from receiver import Receiver
 from testkit import FORBIDDEN_HOSTS
 
 from notes.connectors.memory import StaticResolver
-from notes.connectors.webhook_http import GuardedNetworkBackend, HttpxWebhookSender
+from notes.connectors.webhook_http import (
+    AiohttpWebhookSender,
+    GuardedResolver,
+    RefusedAddressError,
+)
 from notes.entities import ForbiddenAddressError, check_address
 
 
@@ -31,32 +34,40 @@ async def receiver():
 def sender_for(receiver, **options):
     names = {"receiver.test": ["127.0.0.1"], **FORBIDDEN_HOSTS}
     options.setdefault("allow_loopback", True)
-    return HttpxWebhookSender(StaticResolver(names), **options)
-
-
-class NeverConnect(httpcore.AsyncNetworkBackend):
-    """A backend that fails the test if a connection is ever attempted."""
-
-    async def connect_tcp(self, host, port, *_, **__):
-        pytest.fail(f"a connection to {host}:{port} was attempted")
-
-    async def sleep(self, seconds):
-        await asyncio.sleep(seconds)
+    return AiohttpWebhookSender(StaticResolver(names), **options)
 
 
 @pytest.mark.parametrize("host", sorted(FORBIDDEN_HOSTS))
 async def test_every_forbidden_address_is_refused_before_connecting(host):
-    backend = GuardedNetworkBackend(StaticResolver(FORBIDDEN_HOSTS), inner=NeverConnect())
-    with pytest.raises(httpcore.ConnectError, match="refused"):
-        await backend.connect_tcp(host, 443, timeout=1)
+    resolver = GuardedResolver(StaticResolver(FORBIDDEN_HOSTS))
+    with pytest.raises(RefusedAddressError, match="refused"):
+        await resolver.resolve(host, 443)
 
 
 async def test_a_name_resolving_to_a_public_and_a_private_address_is_refused():
-    backend = GuardedNetworkBackend(
-        StaticResolver({"rebind.test": ["93.184.215.14", "10.0.0.1"]}), inner=NeverConnect()
-    )
-    with pytest.raises(httpcore.ConnectError, match=r"10\.0\.0\.1"):
-        await backend.connect_tcp("rebind.test", 443, timeout=1)
+    resolver = GuardedResolver(StaticResolver({"rebind.test": ["93.184.215.14", "10.0.0.1"]}))
+    with pytest.raises(RefusedAddressError, match=r"10\.0\.0\.1"):
+        await resolver.resolve("rebind.test", 443)
+
+
+async def test_the_connector_is_given_the_checked_addresses_for_the_name():
+    resolver = GuardedResolver(StaticResolver({"public.test": ["93.184.215.14", "2606:4700::1"]}))
+    found = await resolver.resolve("public.test", 443)
+    assert [(r["host"], r["hostname"], r["port"]) for r in found] == [
+        ("93.184.215.14", "public.test", 443),
+        ("2606:4700::1", "public.test", 443),
+    ]
+
+
+async def test_a_name_that_does_not_resolve_is_a_connection_error(receiver):
+    sender = sender_for(receiver)
+    try:
+        result = await sender.send("http://nowhere.test/ok", b"{}", {})
+    finally:
+        await sender.aclose()
+    assert result.status_code is None
+    assert result.error.startswith("ConnectError")
+    assert "nowhere.test" in result.error
 
 
 @pytest.mark.parametrize(
