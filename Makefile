@@ -33,7 +33,7 @@ CONTAINER_COVERAGE := .data/container-coverage/.coverage
 banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 
 .PHONY: help setup run run_reload worker check test coverage coverage_report mutation test_external \
-	test_outage test_debug test_reload format static_checks lock_check container_checks container_test \
+	test_outage test_debug test_reload format static_checks typecheck lock_check container_checks container_test \
 	code_fixes db_migration db_migration_create set_password events_parked events_requeue shell \
 	shell_db db_stop destroy compose_env compose_up compose_down compose_logs events_graph bench \
 	bench_http bench_revocation bench_depth bench_events bench_checks bench_queue_spike \
