@@ -259,3 +259,65 @@ async def test_settled_deliveries_are_purged_after_the_retention(
     assert await service.purge(timedelta(days=1)) == 1
     assert delivery_id not in memory_db.webhook_deliveries
     assert memory_db.webhook_attempts == {}
+
+
+def attempts_of(memory_db, delivery_id):
+    return [a for d, a in memory_db.webhook_attempts.values() if d == delivery_id]
+
+
+async def test_an_attempt_records_when_it_ran_what_came_back_and_how_long_it_took(
+    memory_db, delivery_reader, scripted_sender, clock, world
+):
+    _, delivery_id = world
+    sender = scripted_sender(SendResult(204, None, 0.25))
+    await deliverer(memory_db, delivery_reader, sender, clock).attempt(delivery_id)
+    [attempt] = attempts_of(memory_db, delivery_id)
+    assert (attempt.attempted_at, attempt.status_code, attempt.error) == (NOW, 204, None)
+    assert attempt.duration_ms == pytest.approx(250.0)
+    [(_, _, headers)] = sender.sent
+    assert headers["Content-Type"] == "application/json"
+
+
+async def test_a_3xx_answer_is_not_a_delivery(
+    memory_db, delivery_reader, scripted_sender, clock, world
+):
+    _, delivery_id = world
+    sender = scripted_sender(SendResult(300, None, 0.01))
+    wait = await deliverer(memory_db, delivery_reader, sender, clock).attempt(delivery_id)
+    assert wait is not None
+    assert memory_db.webhook_deliveries[delivery_id].status == DeliveryStatus.PENDING
+
+
+async def test_retry_after_is_ignored_on_other_statuses(
+    memory_db, delivery_reader, scripted_sender, clock, world
+):
+    _, delivery_id = world
+    sender = scripted_sender(SendResult(500, None, 0.01, retry_after="50"))
+    wait = await deliverer(memory_db, delivery_reader, sender, clock).attempt(delivery_id)
+    assert wait is not None
+    assert wait <= timedelta(seconds=SCHEDULE[0])
+
+
+async def test_a_disabled_subscriptions_delivery_records_why(
+    memory_db, delivery_reader, scripted_sender, clock, world
+):
+    created, delivery_id = world
+    memory_db.webhook_subscriptions[created.subscription.id].enabled = False
+    await deliverer(memory_db, delivery_reader, scripted_sender(), clock).attempt(delivery_id)
+    [attempt] = attempts_of(memory_db, delivery_id)
+    assert (attempt.status_code, attempt.error, attempt.duration_ms) == (
+        None,
+        "the subscription is disabled",
+        0.0,
+    )
+
+
+def test_a_retry_after_date_is_read_in_utc_and_never_negative():
+    assert retry_after_seconds("Tue, 01 Dec 2026 12:01:00 -0000", NOW) == 60
+    assert retry_after_seconds("Tue, 01 Dec 2026 11:00:00 GMT", NOW) == 0.0
+
+
+def test_the_jitter_can_wait_less_than_any_fixed_share_of_the_step():
+    rng = random.Random(11)  # noqa: S311 - seeded jitter, no secret
+    waits = [next_delay(2, SCHEDULE, rng) for _ in range(200)]
+    assert min(w for w in waits if w is not None) < timedelta(seconds=0.5)

@@ -1,13 +1,15 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 import base64
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from testkit import FORBIDDEN_HOSTS, OTHER_OWNER, OWNER, RECEIVER_URL
 
 from notes.core.errors import DatabaseUnavailableError
-from notes.entities import DeliveryStatus
+from notes.entities import DeliveryStatus, NoteUpdated
+from notes.entities.webhooks import URL_MAX
 from notes.services.dispatch import Dispatcher, EventsFailedError
 from notes.services.errors import (
     DeliveryNotFailedError,
@@ -22,6 +24,8 @@ from notes.services.webhooks import (
     WebhooksService,
     enqueue_deliveries,
     has_subscriptions,
+    new_secret,
+    webhook_body,
 )
 
 
@@ -92,6 +96,77 @@ async def test_a_url_whose_host_resolves_to_a_forbidden_address_is_refused(webho
 async def test_a_url_that_is_not_a_public_https_one_is_refused(webhooks, url):
     with pytest.raises(InvalidWebhookUrlError):
         await webhooks.create(OWNER, url=url)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://hooks.example.com/x", "the scheme must be https"),
+        ("https://user@hooks.example.com/x", "credentials in the URL are not accepted"),
+        ("https://:pw@hooks.example.com/x", "credentials in the URL are not accepted"),
+        ("https:///x", "it has no host"),
+        ("https://hooks.example.com:0/x", "port 0 cannot be reached"),
+        ("https://hooks.example.com:99999/x", "Port out of range 0-65535"),
+        ("https://unknown.invalid/x", "unknown.invalid does not resolve"),
+        ("https://private.test/x", "private.test: "),
+        ("https://hooks.example.com/" + "x" * 1975, "longer than 2000 characters"),
+    ],
+)
+async def test_a_refused_url_says_why(webhooks, url, reason):
+    with pytest.raises(InvalidWebhookUrlError) as refused:
+        await webhooks.check_url(url)
+    assert str(refused.value).startswith(f"the webhook URL is not accepted: {reason}")
+
+
+async def test_the_scheme_rule_names_both_schemes_where_http_is_allowed(memory_db, resolver):
+    relaxed = WebhooksService(memory_db.unit_of_work, resolver=resolver, allow_http=True)
+    with pytest.raises(
+        InvalidWebhookUrlError,
+        match=r"^the webhook URL is not accepted: the scheme must be https or http$",
+    ):
+        await relaxed.check_url("ftp://hooks.example.com/x")
+
+
+async def test_a_url_of_the_longest_length_allowed_is_accepted(webhooks):
+    url = "https://hooks.example.com/" + "x" * 1974
+    assert len(url) == URL_MAX
+    assert await webhooks.check_url(url) == url
+
+
+def test_a_secret_is_whsec_and_base64_of_32_random_bytes():
+    secret = new_secret()
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 32
+    assert new_secret() != secret
+
+
+def test_a_webhook_body_is_compact_json_in_the_standard_webhooks_shape():
+    event = NoteUpdated(
+        id=7,
+        note_id=uuid.UUID(int=1),
+        owner_id=OWNER,
+        occurred_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+        category="café",
+        tags=("milk",),
+        previous_category="home",
+        previous_tags=(),
+    )
+    assert (
+        webhook_body(event)
+        == (
+            '{"type":"note.updated","timestamp":"2026-12-02T10:00:00+00:00","data":'
+            '{"event_id":7,"note_id":"00000000-0000-0000-0000-000000000001","category":"café",'
+            '"tags":["milk"],"previous_category":"home","previous_tags":[]}}'
+        ).encode()
+    )
+
+
+async def test_an_account_has_at_most_20_subscriptions_by_default(memory_db, resolver):
+    webhooks = WebhooksService(memory_db.unit_of_work, resolver=resolver)
+    for _ in range(20):
+        await webhooks.create(OWNER, url=RECEIVER_URL)
+    with pytest.raises(TooManySubscriptionsError):
+        await webhooks.create(OWNER, url=RECEIVER_URL)
 
 
 async def test_http_and_loopback_are_accepted_only_where_allowed(memory_db, resolver):
