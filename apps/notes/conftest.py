@@ -387,7 +387,10 @@ async def in_process_api(
     app.dependency_overrides[get_health_service] = lambda: health
     webhooks = WebhooksService(database.unit_of_work, resolver=StaticResolver(PUBLIC_HOSTS))
     app.dependency_overrides[get_webhooks_service] = lambda: webhooks
-    transfer = TransferService(units, InMemoryNoteExporter(database))
+    exporter = InMemoryNoteExporter(database)
+    if unreachable is not None:
+        exporter.fail_after = 0  # fails before its first batch
+    transfer = TransferService(units, exporter)
     app.dependency_overrides[get_transfer_service] = lambda: transfer
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

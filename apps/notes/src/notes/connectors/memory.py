@@ -1371,10 +1371,12 @@ class InMemoryNoteExporter:
                 and _matches(note, where, database.note_tags.get(note.id, _NONE))
             ]
             found.sort(key=Position.of, reverse=True)
-            for batch, start in enumerate(range(0, len(found), batch_size)):
+            for batch, start in enumerate(range(0, max(len(found), 1), batch_size)):
                 if self.fail_after is not None and batch >= self.fail_after:
                     msg = "the in-memory database is set to fail the export"
                     raise DatabaseUnavailableError(msg)
+                if not found:
+                    return
                 yield "".join(
                     _export_line(note) + "\n" for note in found[start : start + batch_size]
                 ).encode()
