@@ -1386,7 +1386,7 @@ class InMemoryNoteExporter:
 
 
 def _export_line(note: NoteView) -> str:
-    """A note as PostgreSQL's ``json_build_object`` renders it with TimeZone UTC."""
+    """A note as the export's query renders it (``to_json`` of each field, TimeZone UTC)."""
     fields = {
         "id": str(note.id),
         "contents": note.contents,
@@ -1395,7 +1395,7 @@ def _export_line(note: NoteView) -> str:
         "updated_at": _pg_timestamp(note.updated_at),
         "version": note.version,
     }
-    return json.dumps(fields, ensure_ascii=False)
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 def _pg_timestamp(value: datetime) -> str:

@@ -18,7 +18,7 @@ CURSOR_NAME = "notes_export"
 class PooledNoteExporter:
     """Exports on a connection of the read pool, in a read-only transaction of its own.
 
-    The server renders each note as a line of JSON (``json_build_object``) and keeps the
+    The server renders each note as a line of JSON (``to_json`` of each field) and keeps the
     result behind a server-side cursor (``DECLARE``); each batch is one ``FETCH``. So the
     process holds one batch at a time whatever the export's size, and the server's own
     process does the JSON work beside it. Leaving early (``aclose``, a cancelled consumer)

@@ -121,3 +121,17 @@ def test_a_line_is_checked_as_a_create_body_is(line, reason):
     with pytest.raises(ValueError, match=reason) as refused:
         parse_line(line)
     assert len(str(refused.value)) <= 300
+
+
+async def test_the_import_has_a_body_cap_of_its_own(api_factory):
+    body = ndjson(*({"contents": "n" * 90} for _ in range(30)))  # 3,030 bytes
+    async with api_factory(max_body_bytes=1000, import_max_body_bytes=4000) as api:
+        imported = await api.post("/notes/import", content=body, headers=NDJSON)
+        created = await api.post("/notes/", content=body, headers={"Content-Type": "text/x"})
+    async with api_factory(max_body_bytes=1000, import_max_body_bytes=2000) as api:
+        refused = await api.post("/notes/import", content=body, headers=NDJSON)
+    assert (imported.status_code, imported.json()["created"]) == (200, 30)
+    assert created.status_code == 413
+    assert refused.status_code == 413
+    assert refused.headers["content-type"] == PROBLEM
+    assert "2000 bytes" in refused.json()["detail"]
