@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncGenerator
 
@@ -19,7 +20,8 @@ class PooledNoteExporter:
     """Exports on a connection of the read pool, in a read-only transaction of its own.
 
     The server renders each note as a line of JSON (``to_json`` of each field) and keeps the
-    result behind a server-side cursor (``DECLARE``); each batch is one ``FETCH``. So the
+    result behind a server-side cursor (``DECLARE``); each batch is one ``FETCH``, and the
+    next one is asked for while the consumer handles the current one (one batch read ahead). So the
     process holds one batch at a time whatever the export's size, and the server's own
     process does the JSON work beside it. Leaving early (``aclose``, a cancelled consumer)
     closes the cursor and ends the transaction before the connection goes back to the pool.
@@ -44,7 +46,17 @@ class PooledNoteExporter:
                 await connection.execute("SET LOCAL TimeZone = 'UTC'")
                 async with connection.cursor(CURSOR_NAME, row_factory=tuple_row) as cursor:
                     await cursor.execute(sql, params)
-                    while rows := await cursor.fetchmany(batch_size):
-                        yield ("\n".join([row[0] for row in rows]) + "\n").encode()
+                    rows = await cursor.fetchmany(batch_size)
+                    while rows:
+                        # The next FETCH runs while the consumer sends this batch.
+                        ahead = asyncio.ensure_future(cursor.fetchmany(batch_size))
+                        try:
+                            yield ("\n".join([row[0] for row in rows]) + "\n").encode()
+                        except BaseException:
+                            await asyncio.wait([ahead])  # let it end before the CLOSE
+                            if not ahead.cancelled():
+                                ahead.exception()  # retrieved: the export ends anyway
+                            raise
+                        rows = await ahead
         except Exception as error:  # noqa: BLE001 - translated, or raised as it was
             raise_service_error(error)

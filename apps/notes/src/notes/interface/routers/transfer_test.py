@@ -8,9 +8,11 @@ buffers whole bodies.
 import json
 
 import pytest
+from starlette.requests import ClientDisconnect
 
 from notes.core.errors import CommitOutcomeUnknownError, DatabaseUnavailableError
-from notes.interface.routers.transfer import parse_line
+from notes.interface.routers.transfer import _interrupted, parse_line
+from notes.services.transfer import ImportInterruptedError, ImportReport
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 PROBLEM = "application/problem+json"
@@ -135,3 +137,22 @@ async def test_the_import_has_a_body_cap_of_its_own(api_factory):
     assert refused.status_code == 413
     assert refused.headers["content-type"] == PROBLEM
     assert "2000 bytes" in refused.json()["detail"]
+
+
+def _stopped_by(cause):
+    error = ImportInterruptedError(ImportReport(created=4), resume_from_line=5, batch_last_line=7)
+    error.__cause__ = cause
+    return error
+
+
+def test_an_import_the_client_left_is_answered_to_nobody_without_an_error():
+    answer = _interrupted(_stopped_by(ClientDisconnect()), retry_after=2)
+    assert answer.status_code == 400
+    assert json.loads(bytes(answer.body))["resume_from_line"] == 5
+
+
+def test_an_import_stopped_by_a_bug_is_raised_on():
+    error = _stopped_by(RuntimeError("a bug"))
+    with pytest.raises(ImportInterruptedError) as raised:
+        _interrupted(error, retry_after=2)
+    assert raised.value is error
