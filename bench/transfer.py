@@ -10,9 +10,10 @@ both. Each side runs on a fresh database of its own, on the same server, one aft
 2. ``\\copy notes (...) from`` the COPY file into one database (the import's limit);
 3. the app (``python -m notes``, one process) imports the NDJSON body into another, streamed
    (chunked) by the client; its RSS is sampled every 50 ms;
-4. the app exports them (``GET /notes/export``), the client counting lines as they come;
-5. ``\\copy (select ...) to stdout`` of the same rows, in the same order: once the plain
-   columns, once the export's own JSON lines (what the app streams, rendered by the server).
+4. three exports of the same rows, in the same order, taking turns three times (the best time
+   of each is kept): ``\\copy (select ...) to stdout`` of the plain columns, the same of the
+   export's own lines (what the app streams, rendered by the server), and the app's
+   ``GET /notes/export``, the client counting lines as they come.
 
 The import writes each note's ``NoteCreated`` event too (a second COPY); ``\\copy`` writes the
 notes alone. The whole run stops after ``--deadline`` seconds whatever happens.
@@ -61,6 +62,7 @@ WORDS = [
 # fmt: on
 CATEGORIES = ["work", "home", "ideas", "travel", "reading", "", "errands", "health"]
 EXPORT_GOAL, IMPORT_GOAL, RSS_GOAL_MB = 0.5, 0.3, 150
+ROUNDS = 3
 # The line the export's query renders (connectors/notes_repository.py, export_sql).
 EXPORT_JSON = (
     "concat('{\"id\":', to_json(id), ',\"contents\":', to_json(contents), "
@@ -148,6 +150,21 @@ def chunks(path: Path, size: int = 256 * 1024) -> Iterator[bytes]:
             yield block
 
 
+def export(http: httpx.Client, pid: int, count: int) -> tuple[float, float]:
+    """One ``GET /notes/export``, its lines counted as they come; seconds and peak RSS."""
+    lines = 0
+    with PeakRss(pid) as rss:
+        started = time.perf_counter()
+        with http.stream("GET", "/notes/export") as response:
+            for chunk in response.iter_bytes():
+                lines += chunk.count(b"\n")
+        seconds = time.perf_counter() - started
+    if lines != count:
+        msg = f"the export gave {lines} lines, not {count}"
+        raise SystemExit(msg)
+    return seconds, rss.peak_mb
+
+
 def fresh(server: str, name: str) -> str:
     localpg.drop_database(server, name)
     localpg.create_database(server, name)
@@ -208,29 +225,21 @@ def run(options: argparse.Namespace, folder: Path) -> None:  # noqa: PLR0915 - o
                 raise SystemExit(msg)
             print(f"import: {import_s:.1f} s", flush=True)
 
-            lines = 0
-            with PeakRss(process.pid) as export_rss:
-                started = time.perf_counter()
-                with http.stream("GET", "/notes/export") as response:
-                    for chunk in response.iter_bytes():
-                        lines += chunk.count(b"\n")
-                export_s = time.perf_counter() - started
-            if lines != count:
-                msg = f"the export gave {lines} lines, not {count}"
-                raise SystemExit(msg)
-            print(f"export: {export_s:.1f} s", flush=True)
-
-        order = "ORDER BY creation_date DESC, id DESC"
-        where = f"owner_id = '{account.id}' AND deleted_at IS NULL"
-        copy_plain = psql(
-            app_db,
-            f"\\copy (SELECT id, contents, category, creation_date, updated_at, version "  # noqa: S608 - the bench's own values
-            f"FROM notes WHERE {where} {order}) to stdout",
-        )
-        copy_json = psql(
-            app_db,
-            f"\\copy (SELECT {EXPORT_JSON} FROM notes WHERE {where} {order}) to stdout",  # noqa: S608
-        )
+            # The three exports take turns, ROUNDS times, and each keeps its best time: the
+            # machine's load, shared with other work, weighs on them alike.
+            order = "ORDER BY creation_date DESC, id DESC"
+            where = f"owner_id = '{account.id}' AND deleted_at IS NULL"
+            columns = "id, contents, category, creation_date, updated_at, version"
+            plain_sql = f"\\copy (SELECT {columns} FROM notes WHERE {where} {order}) to stdout"  # noqa: S608
+            lines_sql = f"\\copy (SELECT {EXPORT_JSON} FROM notes WHERE {where} {order}) to stdout"  # noqa: S608
+            copy_plain = copy_json = export_s = float("inf")
+            export_peak = 0.0
+            for _ in range(ROUNDS):
+                copy_plain = min(copy_plain, psql(app_db, plain_sql))
+                copy_json = min(copy_json, psql(app_db, lines_sql))
+                seconds, peak = export(http, process.pid, count)
+                export_s, export_peak = min(export_s, seconds), max(export_peak, peak)
+            print(f"export: {export_s:.1f} s (best of {ROUNDS})", flush=True)
     finally:
         if process is not None:
             stop(process)
@@ -264,10 +273,10 @@ def run(options: argparse.Namespace, folder: Path) -> None:  # noqa: PLR0915 - o
                     "`GET /notes/export`",
                     f"{export_s:.1f}",
                     rate(export_s),
-                    f"{export_rss.peak_mb:.0f}",
+                    f"{export_peak:.0f}",
                     f"{export_ratio:.2f}",
                     f">= {EXPORT_GOAL}x, < {RSS_GOAL_MB} MB",
-                    _met(export_ratio >= EXPORT_GOAL and export_rss.peak_mb < RSS_GOAL_MB),
+                    _met(export_ratio >= EXPORT_GOAL and export_peak < RSS_GOAL_MB),
                 ],
                 ["`\\copy notes from`", f"{copy_in:.1f}", rate(copy_in), "", "1", "", ""],
                 [
