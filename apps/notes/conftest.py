@@ -270,6 +270,12 @@ def new_memory_db() -> type[InMemoryDatabase]:
 
 
 @pytest.fixture
+def memory_exporter(memory_db: InMemoryDatabase) -> InMemoryNoteExporter:
+    """The export's fake, on ``memory_db``."""
+    return InMemoryNoteExporter(memory_db)
+
+
+@pytest.fixture
 def memory_uow(memory_db: InMemoryDatabase) -> InMemoryUnitOfWork:
     """One in-memory unit of work (it may be entered again after it is left)."""
     return memory_db.unit_of_work()

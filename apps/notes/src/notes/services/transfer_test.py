@@ -7,7 +7,6 @@ from contextlib import aclosing
 import pytest
 from testkit import OTHER_OWNER, OWNER
 
-from notes.connectors.memory import InMemoryNoteExporter
 from notes.core.errors import CommitOutcomeUnknownError, DatabaseUnavailableError
 from notes.entities import NO_FILTER, NoteCreated, NoteFilter
 from notes.services.notes import NotesService
@@ -38,8 +37,8 @@ async def body_of(data, size=7):
 
 
 @pytest.fixture
-def exporter(memory_db):
-    return InMemoryNoteExporter(memory_db)
+def exporter(memory_exporter):
+    return memory_exporter
 
 
 @pytest.fixture
@@ -65,7 +64,7 @@ async def test_valid_lines_are_stored_in_batches_each_with_its_created_events(tr
     assert {n.owner_id for n in memory_db.notes.values()} == {OWNER}
 
 
-async def test_each_bad_line_is_reported_by_number_and_the_others_are_kept(transfer, memory_db):
+async def test_each_bad_line_is_reported_by_number_and_the_others_are_kept(memory_db, exporter):
     body = b"\n".join(
         [
             b'{"contents": "one"}',
@@ -78,9 +77,7 @@ async def test_each_bad_line_is_reported_by_number_and_the_others_are_kept(trans
             b'{"contents": "three"}',
         ]
     )
-    service = TransferService(
-        memory_db.unit_of_work, InMemoryNoteExporter(memory_db), max_line_bytes=50
-    )
+    service = TransferService(memory_db.unit_of_work, exporter, max_line_bytes=50)
     report = await service.import_notes(OWNER, body_of(body), parse=parse)
 
     assert (report.created, report.invalid, report.lines) == (3, 3, 8)
@@ -131,7 +128,7 @@ async def test_the_body_is_read_only_as_fast_as_batches_are_stored(memory_db, ex
     assert stored_when == [3, 6, 9, 10]
 
 
-async def test_a_batch_that_fails_to_commit_stops_the_import_and_says_where(transfer, memory_db):
+async def test_a_batch_that_fails_to_commit_stops_the_import_and_says_where(memory_db, exporter):
     memory_db.fail_commits = 0
     body = ndjson(*({"contents": f"n{i}"} for i in range(9)))
     commits = 0
@@ -144,7 +141,7 @@ async def test_a_batch_that_fails_to_commit_stops_the_import_and_says_where(tran
             memory_db.fail_commits = 1
         return units()
 
-    service = TransferService(failing_second_batch, InMemoryNoteExporter(memory_db), import_batch=3)
+    service = TransferService(failing_second_batch, exporter, import_batch=3)
     with pytest.raises(ImportInterruptedError) as stopped:
         await service.import_notes(OWNER, body_of(body), parse=parse)
 
@@ -192,7 +189,7 @@ async def test_an_empty_body_stores_nothing(transfer, memory_db):
     assert (report.created, report.lines, memory_db.commits) == (0, 0, 0)
 
 
-async def test_the_body_is_closed_when_the_import_ends_early(transfer, memory_db):
+async def test_the_body_is_closed_when_the_import_ends_early(memory_db, exporter):
     closed = []
 
     async def body():
@@ -203,9 +200,7 @@ async def test_the_body_is_closed_when_the_import_ends_early(transfer, memory_db
             closed.append(True)
 
     memory_db.fail_commits = 1
-    service = TransferService(
-        memory_db.unit_of_work, InMemoryNoteExporter(memory_db), import_batch=1
-    )
+    service = TransferService(memory_db.unit_of_work, exporter, import_batch=1)
     with pytest.raises(ImportInterruptedError):
         await service.import_notes(OWNER, body(), parse=parse)
     assert closed == [True]
