@@ -73,7 +73,8 @@ async def _starting_with(
     responses={
         200: {
             "description": "One note a line, newest first, with the fields of a listed note",
-            "content": {NDJSON: {"schema": {"type": "string"}}},
+            # Any bytes are a body: the lines that are not notes are reported, not refused.
+            "content": {NDJSON: {"schema": {"description": "One note a line, as JSON"}}},
         },
         **problem_responses(401, 422),
     },
@@ -138,8 +139,9 @@ def _result(report: ImportReport) -> dict[str, Any]:
     responses=problem_responses(401, 413, 415),
     openapi_extra={
         "requestBody": {
-            "required": True,
-            "content": {NDJSON: {"schema": {"type": "string"}}},
+            "required": False,  # an empty body is an import of nothing
+            # Any bytes are a body: the lines that are not notes are reported, not refused.
+            "content": {NDJSON: {"schema": {"description": "One note a line, as JSON"}}},
         }
     },
 )
