@@ -42,6 +42,7 @@ from notes.connectors.memory import (
     InMemoryDatabase,
     InMemoryDatabaseState,
     InMemoryDeliveryReader,
+    InMemoryNoteExporter,
     InMemoryNoteRepository,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
@@ -58,6 +59,7 @@ from notes.interface.dependencies import (
     get_counts_service,
     get_health_service,
     get_notes_service,
+    get_transfer_service,
     get_webhooks_service,
 )
 from notes.services.accounts import AccountsService
@@ -67,6 +69,7 @@ from notes.services.health import HealthService
 from notes.services.listeners import build_bus
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
+from notes.services.transfer import TransferService
 from notes.services.webhooks import WebhooksService
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -267,6 +270,12 @@ def new_memory_db() -> type[InMemoryDatabase]:
 
 
 @pytest.fixture
+def memory_exporter(memory_db: InMemoryDatabase) -> InMemoryNoteExporter:
+    """The export's fake, on ``memory_db``."""
+    return InMemoryNoteExporter(memory_db)
+
+
+@pytest.fixture
 def memory_uow(memory_db: InMemoryDatabase) -> InMemoryUnitOfWork:
     """One in-memory unit of work (it may be entered again after it is left)."""
     return memory_db.unit_of_work()
@@ -384,6 +393,11 @@ async def in_process_api(
     app.dependency_overrides[get_health_service] = lambda: health
     webhooks = WebhooksService(database.unit_of_work, resolver=StaticResolver(PUBLIC_HOSTS))
     app.dependency_overrides[get_webhooks_service] = lambda: webhooks
+    exporter = InMemoryNoteExporter(database)
+    if unreachable is not None:
+        exporter.fail_after = 0  # fails before its first batch
+    transfer = TransferService(units, exporter)
+    app.dependency_overrides[get_transfer_service] = lambda: transfer
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:

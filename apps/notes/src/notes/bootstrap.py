@@ -29,6 +29,7 @@ from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
 from notes.connectors.notifications import Announcer, listen, notify_on
 from notes.connectors.passwords import Argon2PasswordHasher
+from notes.connectors.transfer import PooledNoteExporter
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.connectors.webhook_http import AiohttpWebhookSender, SystemResolver
 from notes.connectors.webhooks_repository import PooledDeliveryReader
@@ -45,10 +46,12 @@ from notes.services.notes import NotesService
 from notes.services.ports import (
     DeliveryReader,
     HostResolver,
+    NoteExporter,
     UnitOfWork,
     UnitsOfWork,
     WebhookSender,
 )
+from notes.services.transfer import TransferService
 from notes.services.webhooks import WebhooksService
 
 _logger = logging.getLogger(__name__)
@@ -76,6 +79,7 @@ class Container:
     accounts: AccountsService
     dead_letters: DeadLetters
     webhooks: WebhooksService
+    transfer: TransferService
 
     async def close(self) -> None:
         """Finish (or give up on) the creates already accepted, send the last wake-up of the
@@ -126,6 +130,7 @@ async def bootstrap(settings: Settings) -> Container:
         secrets.token_bytes(32) if secret is None else secret.get_secret_value().encode()
     )
     resolver: HostResolver = SystemResolver()
+    exporter: NoteExporter = PooledNoteExporter(read_pool)
     container = Container(
         settings=settings,
         engine=engine,
@@ -159,6 +164,7 @@ async def bootstrap(settings: Settings) -> Container:
             max_subscriptions=settings.webhook_max_subscriptions,
             secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
         ),
+        transfer=TransferService(uow, exporter, max_line_bytes=settings.max_body_bytes),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container

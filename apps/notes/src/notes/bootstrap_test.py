@@ -37,6 +37,7 @@ from notes.connectors.memory import (
     InMemoryEventLog,
     InMemoryIdempotencyKeyRepository,
     InMemoryLoginFailureLog,
+    InMemoryNoteExporter,
     InMemoryNoteRepository,
     InMemoryNoteTagRepository,
     InMemorySubscriptionRepository,
@@ -53,6 +54,7 @@ from notes.connectors.note_tags_repository import SqlNoteTagRepository
 from notes.connectors.notes_repository import PooledNoteReader, SqlNoteRepository
 from notes.connectors.notifications import PgWakeups, listen
 from notes.connectors.passwords import Argon2PasswordHasher
+from notes.connectors.transfer import PooledNoteExporter
 from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.connectors.webhook_http import AiohttpWebhookSender, SystemResolver
 from notes.connectors.webhooks_repository import (
@@ -85,6 +87,7 @@ ADAPTERS: dict[type, list[type]] = {
     ports.DeliveryReader: [PooledDeliveryReader, InMemoryDeliveryReader],
     ports.WebhookSender: [AiohttpWebhookSender, ScriptedWebhookSender],
     ports.HostResolver: [SystemResolver, StaticResolver],
+    ports.NoteExporter: [PooledNoteExporter, InMemoryNoteExporter],
 }
 
 
@@ -142,10 +145,14 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
             PooledDeliveryReader(pool),
             InMemoryDeliveryReader(database),
         ]
+        exporters: list[ports.NoteExporter] = [
+            PooledNoteExporter(pool),
+            InMemoryNoteExporter(database),
+        ]
     finally:
         await engine.dispose()
     assert len(units) + len(readers) + len(listens) + len(token_readers) + len(hashers) == 9
-    assert len(resolvers) + len(senders) + len(delivery_readers) == 6
+    assert len(resolvers) + len(senders) + len(delivery_readers) + len(exporters) == 8
     await senders[0].aclose()  # type: ignore[attr-defined]
     assert [s.describe() for s in schemas] == ["memory"]
     assert schema.describe() == "127.0.0.1:1/none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
@@ -28,6 +29,9 @@ _ADD = """
     VALUES (%(type)s, %(note_id)s, %(owner_id)s, %(occurred_at)s, %(payload)s)
     RETURNING id
 """
+
+# The columns ``_ADD`` lists; the others take their defaults. The payload goes as JSON text.
+_COPY = "COPY events (type, note_id, owner_id, occurred_at, payload) FROM STDIN"
 
 _MARK_PROCESSED = text(
     """
@@ -174,6 +178,22 @@ class SqlEventLog:
                 ids.extend(row[0] for row in await cursor.fetchall())
         self.recorded = True
         return [dataclasses.replace(event, id=id_) for event, id_ in zip(events, ids, strict=True)]
+
+    async def copy_all(self, events: Sequence[NoteEvent]) -> None:
+        if not events:
+            return
+        async with self._sql.driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+            for event in events:
+                await copy.write_row(
+                    (
+                        event.type,
+                        event.note_id,
+                        event.owner_id,
+                        event.occurred_at,
+                        json.dumps(event.payload(), ensure_ascii=False),
+                    )
+                )
+        self.recorded = True
 
     async def claim_pending(
         self, limit: int, *, now: datetime | None = None

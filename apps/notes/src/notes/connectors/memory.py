@@ -13,10 +13,19 @@ import dataclasses
 import hashlib
 import hmac
 import ipaddress
+import json
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -380,6 +389,9 @@ class InMemoryNoteRepository:
         for note in notes:
             await self.add(note)
 
+    async def copy_all(self, notes: Sequence[Note]) -> None:
+        await self.add_all(notes)
+
     async def get(self, owner_id: uuid.UUID, note_id: uuid.UUID) -> NoteView | None:
         note = self._live(note_id)
         return None if note is None or note.owner_id != owner_id else NoteView.of(note)
@@ -522,6 +534,9 @@ class InMemoryEventLog:
 
     async def add_all(self, events: Sequence[NoteEvent]) -> list[NoteEvent]:
         return [await self.add(event) for event in events]
+
+    async def copy_all(self, events: Sequence[NoteEvent]) -> None:
+        await self.add_all(events)
 
     async def claim_pending(
         self, limit: int, *, now: datetime | None = None
@@ -1330,3 +1345,59 @@ class InMemoryDatabaseState:
         if not self.reachable:
             msg = "the in-memory database is set to be unreachable"
             raise DatabaseUnavailableError(msg)
+
+
+class InMemoryNoteExporter:
+    """The export over an in-memory database: the committed notes when it starts (a snapshot),
+    rendered as NDJSON a batch at a time. ``open_exports`` counts the exports begun and not yet
+    closed, as the read connections an export holds; ``fail_after`` makes an export fail with
+    ``DatabaseUnavailableError`` after that many batches."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+        self.open_exports = 0
+        self.fail_after: int | None = None
+
+    async def export(
+        self, owner_id: uuid.UUID, *, where: NoteFilter, batch_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        database = self._database
+        self.open_exports += 1
+        try:
+            found = [
+                NoteView.of(note)
+                for note in database.notes.values()
+                if note.owner_id == owner_id
+                and _matches(note, where, database.note_tags.get(note.id, _NONE))
+            ]
+            found.sort(key=Position.of, reverse=True)
+            for batch, start in enumerate(range(0, max(len(found), 1), batch_size)):
+                if self.fail_after is not None and batch >= self.fail_after:
+                    msg = "the in-memory database is set to fail the export"
+                    raise DatabaseUnavailableError(msg)
+                if not found:
+                    return
+                yield "".join(
+                    _export_line(note) + "\n" for note in found[start : start + batch_size]
+                ).encode()
+                await asyncio.sleep(0)  # a suspension point, as a FETCH is
+        finally:
+            self.open_exports -= 1
+
+
+def _export_line(note: NoteView) -> str:
+    """A note as the export's query renders it (``to_json`` of each field, TimeZone UTC)."""
+    fields = {
+        "id": str(note.id),
+        "contents": note.contents,
+        "category": note.category,
+        "creation_date": _pg_timestamp(note.creation_date),
+        "updated_at": _pg_timestamp(note.updated_at),
+        "version": note.version,
+    }
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def _pg_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC as PostgreSQL writes it: microseconds only when there are some."""
+    return value.astimezone(UTC).isoformat()

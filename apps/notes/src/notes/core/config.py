@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # with room to spare: 1.25 MiB.
     max_body_bytes: Annotated[int, Field(ge=1)] = 1_310_720
     max_header_bytes: Annotated[int, Field(ge=1024)] = 16_384
+    # The body of POST /notes/import (NDJSON, docs/streams.md): streamed and stored in
+    # batches, so its cap bounds the time an import takes, not the memory. 1 GiB.
+    import_max_body_bytes: Annotated[int, Field(ge=1)] = 1_073_741_824
     worker_poll_interval: Annotated[float, Field(gt=0)] = 2.0
     worker_reconnect_interval: Annotated[float, Field(gt=0)] = 1.0
     worker_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100

@@ -15,7 +15,7 @@ from notes.core.config import Settings
 from notes.core.logging import configure_logging
 from notes.interface.limits import BodySizeLimitMiddleware
 from notes.interface.problems import install_problem_handlers
-from notes.interface.routers import accounts, counts, health, notes, webhooks
+from notes.interface.routers import accounts, counts, health, notes, transfer, webhooks
 
 _logger = logging.getLogger(__name__)
 
@@ -81,11 +81,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
+        max_bytes_by_path={"/notes/import": settings.import_max_body_bytes},
     )
     # Last: its catch-all must sit outside every other middleware.
     install_problem_handlers(app, settings)
     app.include_router(health.router)
     app.include_router(accounts.router)
+    app.include_router(transfer.router)  # before notes: /notes/export is no note's id
     app.include_router(notes.router)
     app.include_router(counts.router)
     app.include_router(webhooks.router)

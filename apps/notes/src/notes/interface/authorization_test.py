@@ -40,6 +40,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
     ("POST", "/notes/"): {**DENIED, "other": 201, "owner": 201},
     ("GET", "/notes/"): {**DENIED, "other": 200, "owner": 200},
     ("GET", "/notes/{note_id}/"): {**DENIED, "other": 404, "owner": 200},
+    ("GET", "/notes/export"): {**DENIED, "other": 200, "owner": 200},
+    ("POST", "/notes/import"): {**DENIED, "other": 200, "owner": 200},
     ("PATCH", "/notes/{note_id}/"): {**DENIED, "other": 404, "owner": 200},
     ("DELETE", "/notes/{note_id}/"): {**DENIED, "other": 404, "owner": 200},
     ("GET", "/tags/"): {**DENIED, "other": 200, "owner": 200},
@@ -196,7 +198,13 @@ async def test_each_route_answers_each_kind_of_caller_as_promised(
         world = World(client, database, dispatch.dispatch_pending)
         await world.build()
         verb, url, body = world.request(method, path)
-        response = await client.request(verb, url, json=body, headers=world.headers(case))
+        headers = world.headers(case)
+        if (method, path) == ("POST", "/notes/import"):
+            headers["Content-Type"] = "application/x-ndjson"
+            body_args = {"content": b'{"contents": "an imported note"}\n'}
+        else:
+            body_args = {"json": body}
+        response = await client.request(verb, url, headers=headers, **body_args)
 
     expected = EXPECTED[method, path][case] or PUBLIC_STATUS[method, path]
     assert response.status_code == expected, (case, method, path, response.text)

@@ -12,6 +12,7 @@ from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.health import HealthService
 from notes.services.notes import NotesService
+from notes.services.transfer import TransferService
 from notes.services.webhooks import WebhooksService
 
 # All are ``async`` so FastAPI calls them on the event loop; a plain ``def`` dependency
@@ -54,9 +55,16 @@ async def get_webhooks_service(request: Request) -> WebhooksService:
     return container.webhooks
 
 
+async def get_transfer_service(request: Request) -> TransferService:
+    """Export and import of notes."""
+    container: Container = request.app.state.container
+    return container.transfer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
 CountsServiceDep = Annotated[CountsService, Depends(get_counts_service)]
 HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AccountsServiceDep = Annotated[AccountsService, Depends(get_accounts_service)]
 WebhooksServiceDep = Annotated[WebhooksService, Depends(get_webhooks_service)]
+TransferServiceDep = Annotated[TransferService, Depends(get_transfer_service)]

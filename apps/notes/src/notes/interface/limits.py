@@ -4,12 +4,14 @@ reading it whole, its headers' size, and its body's media type."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from fastapi import Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON = "application/json"
+NDJSON = "application/x-ndjson"
 
 
 async def require_json(request: Request) -> None:
@@ -22,6 +24,16 @@ async def require_json(request: Request) -> None:
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
         raise HTTPException(415, detail=f"Send the body as {JSON}.")
+
+
+async def require_ndjson(request: Request) -> None:
+    """Refuse a body sent as anything but NDJSON (415); one with no media type is read as
+    NDJSON."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    if content_type.partition(";")[0].strip().lower() != NDJSON:
+        raise HTTPException(415, detail=f"Send the body as {NDJSON}, one JSON object a line.")
 
 
 class BodyTooLargeError(HTTPException):
@@ -41,12 +53,21 @@ class BodySizeLimitMiddleware:
 
     A declared ``Content-Length`` over the limit is refused before any of the body is read;
     a body without one (chunked) is counted as it streams and refused as soon as it passes.
+    ``max_bytes_by_path`` gives some paths a limit of their own instead (the import's).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_header_bytes: int = 16_384) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_header_bytes: int = 16_384,
+        max_bytes_by_path: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_header_bytes = max_header_bytes
+        self.max_bytes_by_path = dict(max_bytes_by_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,10 +81,11 @@ class BodySizeLimitMiddleware:
                 f"The request's header fields are over {self.max_header_bytes} bytes.",
             )
             return
+        max_bytes = self.max_bytes_by_path.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await self._refuse(send)
+                if not value.isdigit() or int(value) > max_bytes:
+                    await self._refuse(send, max_bytes)
                     return
                 break
 
@@ -75,8 +97,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLargeError(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -90,11 +112,11 @@ class BodySizeLimitMiddleware:
         except BodyTooLargeError:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         await _answer(
-            send, 413, "Content Too Large", f"The request body is over {self.max_bytes} bytes."
+            send, 413, "Content Too Large", f"The request body is over {max_bytes} bytes."
         )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -190,15 +190,28 @@ async def _domain_error(request: Request, exc: Exception) -> ProblemResponse:
 
 async def _unavailable(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, UnavailableError)  # noqa: S101 - registered for this type
-    name, detail = next(_UNAVAILABLE[cls] for cls in type(exc).__mro__ if cls in _UNAVAILABLE)
     level = logging.ERROR if isinstance(exc, CommitOutcomeUnknownError) else logging.INFO
+    name = _unavailable_kind(exc)[0]
     _logger.log(level, "503 %s on %s %s: %s", name, request.method, request.url.path, exc)
     settings: Settings = request.app.state.settings
+    return unavailable_problem(exc, settings.retry_after)
+
+
+def _unavailable_kind(exc: UnavailableError) -> tuple[str, str]:
+    return next(_UNAVAILABLE[cls] for cls in type(exc).__mro__ if cls in _UNAVAILABLE)
+
+
+def unavailable_problem(
+    exc: UnavailableError, retry_after: int, *, detail: str | None = None, **extra: object
+) -> ProblemResponse:
+    """The 503 problem for ``exc``, with ``Retry-After``; ``detail`` replaces the usual one."""
+    name, usual = _unavailable_kind(exc)
     return problem(
         503,
         type_=f"urn:notes:problem:{name}",
-        detail=detail,
-        headers={"Retry-After": str(settings.retry_after)},
+        detail=detail or usual,
+        headers={"Retry-After": str(retry_after)},
+        **cast("dict[str, Any]", extra),  # fields of their own names: never a parameter's
     )
 
 

@@ -87,6 +87,32 @@ class NoteCreate(BaseModel):
     category: Category = ""
 
 
+class NoteImportLine(NoteCreate):
+    """A line of ``POST /notes/import``: a note as ``POST /notes/`` takes it, checked the same
+    way; other fields (those an export adds: ``id``, dates, ``version``) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ImportLineError(BaseModel):
+    """A line of an import that was not stored: its number (the first line is 1) and why."""
+
+    line: int
+    error: str
+
+
+class ImportResult(BaseModel):
+    """What ``POST /notes/import`` did."""
+
+    created: Annotated[int, Field(description="Notes stored")]
+    invalid: Annotated[int, Field(description="Lines refused")]
+    lines: Annotated[int, Field(description="Lines read, blank ones included")]
+    errors: Annotated[
+        list[ImportLineError], Field(description="The refused lines, the first 1,000 of them")
+    ]
+    errors_truncated: Annotated[bool, Field(description="More lines were refused than listed")]
+
+
 class NoteUpdate(BaseModel):
     """The body of ``PATCH /notes/{id}/``: the fields to change, at least one."""
 
@@ -107,6 +133,23 @@ class NoteUpdate(BaseModel):
         return self
 
 
+CreatedAfter = Annotated[Timestamp | None, Field(description="Inclusive; ISO 8601 with an offset")]
+CreatedBefore = Annotated[Timestamp | None, Field(description="Exclusive; ISO 8601 with an offset")]
+SearchWords = Annotated[
+    Text | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        description="Words that must all occur in contents (English stemming)",
+    ),
+]
+TagFilter = Annotated[
+    TagName | None,
+    Field(description="Only notes with this hashtag (with or without `#`, any case)"),
+]
+
+
 class NoteListQuery(BaseModel):
     """The query parameters of ``GET /notes/``."""
 
@@ -119,30 +162,25 @@ class NoteListQuery(BaseModel):
         int | None, Field(ge=0, le=10_000_000, description="Notes to skip; not with cursor")
     ] = None
     category: Category | None = None
-    created_after: Annotated[
-        Timestamp | None, Field(description="Inclusive; ISO 8601 with an offset")
-    ] = None
-    created_before: Annotated[
-        Timestamp | None, Field(description="Exclusive; ISO 8601 with an offset")
-    ] = None
-    q: Annotated[
-        Text | None,
-        Field(
-            min_length=1,
-            max_length=200,
-            pattern=r"\S",
-            description="Words that must all occur in contents (English stemming)",
-        ),
-    ] = None
-    tag: Annotated[
-        TagName | None,
-        Field(description="Only notes with this hashtag (with or without `#`, any case)"),
-    ] = None
+    created_after: CreatedAfter = None
+    created_before: CreatedBefore = None
+    q: SearchWords = None
+    tag: TagFilter = None
 
     def next_page(self, cursor: str) -> dict[str, str]:
         """The query of the page after this one: the same filters and limit, and ``cursor``."""
         params = self.model_dump(mode="json", exclude_none=True, exclude={"offset", "cursor"})
         return {**{k: str(v) for k, v in params.items()}, "cursor": cursor}
+
+
+class NoteExportQuery(BaseModel):
+    """The query parameters of ``GET /notes/export``: the list's filters."""
+
+    category: Category | None = None
+    created_after: CreatedAfter = None
+    created_before: CreatedBefore = None
+    q: SearchWords = None
+    tag: TagFilter = None
 
 
 class CountListQuery(BaseModel):

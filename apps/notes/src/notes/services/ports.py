@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -101,6 +101,10 @@ class NoteRepository(NoteReader, Protocol):
         wait for each other in a cycle.
         """
 
+    async def copy_all(self, notes: Sequence[Note]) -> None:
+        """Insert many new notes, as ``add_all`` does, by the fastest bulk path there is
+        (PostgreSQL's COPY): for imports, where a batch holds thousands."""
+
 
 class EventLog(Protocol):
     """Domain events, recorded in the unit of work that makes the change they describe.
@@ -173,6 +177,10 @@ class EventLog(Protocol):
         """Delete up to ``limit`` events dispatched before ``dispatched_before``, with their
         listener records and failures; how many. An event parked for a listener at or after
         ``parked_before`` is kept. Events another unit of work holds are skipped."""
+
+    async def copy_all(self, events: Sequence[NoteEvent]) -> None:
+        """Record many ``events`` by the fastest bulk path there is (PostgreSQL's COPY),
+        without returning their ids; listeners are woken after the commit, as for ``add``."""
 
 
 class NoteTagRepository(Protocol):
@@ -511,3 +519,20 @@ class DatabaseState(Protocol):
 
     async def check_reads(self) -> None:
         """Return if a read can be served now; an ``UnavailableError`` if not."""
+
+
+class NoteExporter(Protocol):
+    """Reads all of an owner's matching notes as NDJSON, a batch at a time, for an export."""
+
+    def export(
+        self, owner_id: uuid.UUID, *, where: NoteFilter, batch_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        """The owner's live notes matching ``where``, newest first (as ``NoteReader.list``),
+        as NDJSON: each item is the lines of up to ``batch_size`` notes, each line a JSON
+        object of ``id``, ``contents``, ``category``, ``creation_date``, ``updated_at`` and
+        ``version`` (timestamps in ISO 8601, UTC), ended by a newline.
+
+        The notes are read from one snapshot as the consumer asks for them; closing the
+        iterator early (``aclose``, or cancelling its consumer) releases whatever the read
+        holds at once. A failure of the database comes out as an ``UnavailableError``.
+        """
