@@ -42,6 +42,7 @@ from notes.connectors.memory import (
     InMemoryDatabase,
     InMemoryDatabaseState,
     InMemoryDeliveryReader,
+    InMemoryEventFeed,
     InMemoryNoteRepository,
     InMemoryTokenReader,
     InMemoryUnitOfWork,
@@ -57,6 +58,7 @@ from notes.interface.dependencies import (
     get_accounts_service,
     get_counts_service,
     get_health_service,
+    get_live_events_service,
     get_notes_service,
     get_webhooks_service,
 )
@@ -65,6 +67,7 @@ from notes.services.counts import CountsService
 from notes.services.dispatch import Dispatcher
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
+from notes.services.live_events import EventHub, LiveEvents
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
 from notes.services.webhooks import WebhooksService
@@ -384,6 +387,13 @@ async def in_process_api(
     app.dependency_overrides[get_health_service] = lambda: health
     webhooks = WebhooksService(database.unit_of_work, resolver=StaticResolver(PUBLIC_HOSTS))
     app.dependency_overrides[get_webhooks_service] = lambda: webhooks
+    # In this process a stream must end for its answer to arrive (the transport buffers the
+    # whole body): the hub is closed, so a stream gives its replay, then ends.
+    feed = InMemoryEventFeed(database)
+    hub = EventHub(feed, database.listen, buffer_size=16)
+    hub.close_streams()
+    live_events = LiveEvents(hub, feed)
+    app.dependency_overrides[get_live_events_service] = lambda: live_events
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:

@@ -24,6 +24,7 @@ from notes.connectors.database import (
     libpq_url,
     wait_for_database,
 )
+from notes.connectors.event_feed import PooledEventFeed
 from notes.connectors.job_queue import DeliveryWorker
 from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
@@ -41,9 +42,11 @@ from notes.services.deliveries import DeliveryService
 from notes.services.dispatch import Dispatcher, EventPruner, EventWorker, RetryPolicy
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
+from notes.services.live_events import EventHub, LiveEvents
 from notes.services.notes import NotesService
 from notes.services.ports import (
     DeliveryReader,
+    EventFeedReader,
     HostResolver,
     UnitOfWork,
     UnitsOfWork,
@@ -76,12 +79,14 @@ class Container:
     accounts: AccountsService
     dead_letters: DeadLetters
     webhooks: WebhooksService
+    live_events: LiveEvents
 
     async def close(self) -> None:
-        """Finish (or give up on) the creates already accepted, send the last wake-up of the
-        event worker, then release the database connections: in that order, so no create
-        finds its connections gone."""
+        """End the live event streams, finish (or give up on) the creates already accepted,
+        send the last wake-up of the event worker, then release the database connections: in
+        that order, so no create finds its connections gone."""
         try:
+            await self.live_events.hub.close()
             await self.notes.close(timeout=CREATES_DRAIN_TIMEOUT)
         finally:
             await self.announcer.close()
@@ -126,6 +131,14 @@ async def bootstrap(settings: Settings) -> Container:
         secrets.token_bytes(32) if secret is None else secret.get_secret_value().encode()
     )
     resolver: HostResolver = SystemResolver()
+    feed: EventFeedReader = PooledEventFeed(read_pool)
+    hub = EventHub(
+        feed,
+        lambda: listen(settings.database_url, application_name=f"{settings.app_name}-events"),
+        buffer_size=settings.events_buffer_size,
+        poll_interval=settings.events_poll_interval,
+        reconnect_interval=settings.worker_reconnect_interval,
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -159,6 +172,7 @@ async def bootstrap(settings: Settings) -> Container:
             max_subscriptions=settings.webhook_max_subscriptions,
             secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
         ),
+        live_events=LiveEvents(hub, feed),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container
