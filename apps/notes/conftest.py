@@ -300,6 +300,12 @@ def scripted_sender() -> type[ScriptedWebhookSender]:
 
 
 @pytest.fixture
+def event_feed(memory_db: InMemoryDatabase) -> InMemoryEventFeed:
+    """The event log of ``memory_db`` in commit order, as the live feed reads it."""
+    return InMemoryEventFeed(memory_db)
+
+
+@pytest.fixture
 def delivery_reader(memory_db: InMemoryDatabase) -> InMemoryDeliveryReader:
     """Reads what an attempt needs from ``memory_db``."""
     return InMemoryDeliveryReader(memory_db)

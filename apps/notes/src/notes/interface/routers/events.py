@@ -40,7 +40,7 @@ async def feed_filter(
 ) -> FeedFilter:
     """The client's filters; 422 for an unknown type."""
     try:
-        names = None if types is None else parse_types(types)
+        names = parse_types(types or ()) or None  # none named: every type
     except ValueError as error:
         detail = [{"type": "value_error", "loc": ("query", "types"), "msg": str(error)}]
         raise RequestValidationError(detail) from error

@@ -1,0 +1,100 @@
+# mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
+"""The live feed's reader on PostgreSQL: commit order, the horizon, one owner's events."""
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from notes.connectors.database import create_read_pool
+from notes.connectors.event_feed import PooledEventFeed
+from notes.entities import NoteCreated
+
+pytestmark = pytest.mark.integrated
+
+_INSERT = text(
+    "INSERT INTO events (type, note_id, owner_id, occurred_at, payload) VALUES "
+    '(\'NoteCreated\', gen_random_uuid(), :owner, now(), \'{"category": "c", "tags": ["t"]}\')'
+    " RETURNING id"
+)
+
+
+@pytest.fixture
+async def feed(settings):
+    pool = create_read_pool(settings)
+    await pool.open(wait=True, timeout=10)
+    try:
+        yield PooledEventFeed(pool)
+    finally:
+        await pool.close()
+
+
+async def _record(engine, owner):
+    async with engine.begin() as conn:
+        return (await conn.execute(_INSERT, {"owner": owner})).scalar_one()
+
+
+async def test_an_event_of_a_transaction_still_running_holds_back_those_committed_after_it(
+    feed, engine
+):
+    owner = uuid.uuid4()
+    start = await feed.horizon()
+    async with engine.connect() as late:
+        await late.begin()
+        await late.execute(text("SELECT pg_current_xact_id()"))  # its id is taken first
+        early_id = await _record(engine, owner)  # a later transaction commits first
+        assert await feed.after(start, limit=10, owner_id=owner) == []
+        late_id = (await late.execute(_INSERT, {"owner": owner})).scalar_one()
+        await late.commit()
+    got = await feed.after(start, limit=10, owner_id=owner)
+    # The smaller transaction id first, though its event's id is the larger.
+    assert [item.event.id for item in got] == [late_id, early_id]
+    assert late_id > early_id
+    assert got[0].position < got[1].position
+    assert [item.event.id for item in await feed.after(got[0].position, limit=10)] == [early_id]
+    assert all(item.owner_id == owner for item in got)
+    assert isinstance(got[0].event, NoteCreated)
+    assert got[0].event.tags == ("t",)
+
+
+async def test_the_horizon_is_after_every_event_committed_before_it(feed, engine):
+    owner = uuid.uuid4()
+    await _record(engine, owner)
+    horizon = await feed.horizon()
+    assert await feed.after(horizon, limit=10, owner_id=owner) == []
+    later = await _record(engine, owner)
+    assert [i.event.id for i in await feed.after(horizon, limit=10, owner_id=owner)] == [later]
+
+
+async def test_reads_are_of_one_owner_or_of_all_and_limited(feed, engine):
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    start = await feed.horizon()
+    ids = [await _record(engine, owner) for owner in (mine, theirs, mine)]
+    assert [i.event.id for i in await feed.after(start, limit=10, owner_id=mine)] == [
+        ids[0],
+        ids[2],
+    ]
+    everyone = [i.event.id for i in await feed.after(start, limit=10)]
+    assert [i for i in everyone if i in ids] == ids
+    assert len(await feed.after(start, limit=2)) == 2
+
+
+async def test_an_events_position_is_found_only_by_its_owner(feed, engine):
+    owner = uuid.uuid4()
+    start = await feed.horizon()
+    event_id = await _record(engine, owner)
+    [item] = await feed.after(start, limit=10, owner_id=owner)
+    assert await feed.position_of(owner, event_id) == item.position
+    assert item.position[1] == event_id
+    assert await feed.position_of(uuid.uuid4(), event_id) is None
+    assert await feed.position_of(owner, 2**62) is None
+    assert await feed.position_of(owner, 0) is None
+    assert await feed.position_of(owner, 2**64) is None  # out of bigint's range: no query
+
+
+async def test_an_event_gets_the_id_of_the_transaction_that_recorded_it(connection):
+    await connection.execute(_INSERT, {"owner": uuid.uuid4()})
+    same = await connection.scalar(
+        text("SELECT xact_id = pg_current_xact_id() FROM events ORDER BY id DESC LIMIT 1")
+    )
+    assert same is True
