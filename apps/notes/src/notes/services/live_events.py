@@ -41,8 +41,10 @@ READ_BATCH = 500
 
 @dataclass(frozen=True)
 class Notice:
-    """Something the feed tells its client besides the events: ``kind`` is ``resync`` (the
-    events since its ``Last-Event-ID`` are gone: reload, then follow), ``dropped`` (it fell
+    """Something the feed tells its client besides the events: ``kind`` is ``open`` (first,
+    once the stream is subscribed: every event committed from then on will come),
+    ``resync`` (the events since its ``Last-Event-ID`` are gone: reload, then follow),
+    ``dropped`` (it fell
     behind and is disconnected), ``unavailable`` (the database failed during the replay) or
     ``closing`` (the server is stopping)."""
 
@@ -225,32 +227,48 @@ class LiveEvents:
         """The owner's events (matching ``where``) after ``resume``, then live, until the
         server stops, the client leaves, or it falls behind (a ``dropped`` notice ends it)."""
         where = where or FeedFilter()
-        async with self._hub.subscribe() as live:  # 1. subscribe, before the replay reads
-            after: EventPosition | None = None
-            replay: AsyncIterator[FeedEvent] = _nothing()
-            if isinstance(resume, Notice):
-                yield resume
-            elif resume is not None:
-                after = resume
-                replay = self._replay(owner_id, resume)  # 2. then read the log
-            feed = replay_then_live(replay, live, key=_position, after=after)
-            async with aclosing(feed):
-                try:
-                    async for item in feed:
-                        if _wanted(item, owner_id, where):
-                            yield item
-                except SlowConsumerError:
-                    yield Notice(
-                        "dropped",
-                        f"you fell more than {self._hub.buffer_size} events behind; reconnect"
-                        " with Last-Event-ID to resume",
-                    )
-                    return
-                except UnavailableError as error:
-                    yield Notice("unavailable", f"the event log cannot be read now: {error}")
-                    return
-            if self._hub.closed:
-                yield Notice("closing", "the server is stopping; reconnect to resume")
+        try:
+            async with self._hub.subscribe() as live:  # 1. subscribe, before the replay reads
+                _logger.info(
+                    "live events: a stream of %s opened (%d open)",
+                    owner_id,
+                    self._hub.subscriber_count,
+                )
+                yield Notice("open", "subscribed: every event committed from now on will follow")
+                after: EventPosition | None = None
+                replay: AsyncIterator[FeedEvent] = _nothing()
+                if isinstance(resume, Notice):
+                    yield resume
+                elif resume is not None:
+                    after = resume
+                    replay = self._replay(owner_id, resume)  # 2. then read the log
+                feed = replay_then_live(replay, live, key=_position, after=after)
+                async with aclosing(feed):
+                    try:
+                        async for item in feed:
+                            if _wanted(item, owner_id, where):
+                                yield item
+                    except SlowConsumerError:
+                        _logger.info(
+                            "live events: a stream of %s fell more than %d events behind: dropped",
+                            owner_id,
+                            self._hub.buffer_size,
+                        )
+                        yield Notice(
+                            "dropped",
+                            f"you fell more than {self._hub.buffer_size} events behind;"
+                            " reconnect with Last-Event-ID to resume",
+                        )
+                        return
+                    except UnavailableError as error:
+                        yield Notice("unavailable", f"the event log cannot be read now: {error}")
+                        return
+                if self._hub.closed:
+                    yield Notice("closing", "the server is stopping; reconnect to resume")
+        finally:
+            _logger.info(
+                "live events: a stream of %s ended (%d open)", owner_id, self._hub.subscriber_count
+            )
 
     async def _replay(
         self, owner_id: uuid.UUID, after: EventPosition

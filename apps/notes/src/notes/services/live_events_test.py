@@ -42,6 +42,13 @@ async def next_of(stream):
         return await anext(stream)
 
 
+async def opened(stream):
+    """Read the stream's first item, the notice that it is subscribed."""
+    notice = await next_of(stream)
+    assert isinstance(notice, Notice)
+    assert notice.kind == "open"
+
+
 def kinds(items):
     """The kind of each notice, None for an event."""
     return [getattr(item, "kind", None) for item in items]
@@ -86,12 +93,11 @@ async def test_a_stream_without_last_event_id_gets_the_live_events_of_its_owner_
 ):
     live = LiveEvents(hub, event_feed)
     async with aclosing(live.stream(OWNER)) as stream:
-        first = asyncio.ensure_future(next_of(stream))
-        await asyncio.sleep(0)  # the stream subscribes
+        await opened(stream)
         await notes.create(OTHER_OWNER, contents="not yours")
         mine = await notes.create(OWNER, contents="yours")
         await hub.catch_up()
-        item = await first
+        item = await next_of(stream)
     assert item.event.note_id == mine.id
 
 
@@ -106,6 +112,7 @@ async def test_a_resumed_stream_replays_what_it_missed_then_goes_on_live_once_ea
     resume = await live.resume_from(OWNER, str(last_seen))
     assert isinstance(resume, tuple)
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
+        await opened(stream)
         got = [await next_of(stream)]  # subscribed, and the replay has begun
         # Committed while the replay runs: the hub publishes the missed events again, and one
         # more; the stream gives each once.
@@ -142,6 +149,7 @@ async def test_a_resync_notice_comes_first_then_the_live_events(hub, event_feed,
     live = LiveEvents(hub, event_feed)
     resume = await live.resume_from(OWNER, "12345")
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
+        await opened(stream)
         notice = await next_of(stream)
         created = await notes.create(OWNER, contents="fresh")
         await hub.catch_up()
@@ -167,15 +175,15 @@ async def test_filters_by_type_and_by_category_before_or_after_an_edit(hub, even
         aclosing(live.stream(OWNER, where=wanted_types)) as by_type,
         aclosing(live.stream(OWNER, where=wanted_category)) as by_category,
     ):
-        pending = [asyncio.ensure_future(next_of(s)) for s in (by_type, by_category)]
-        await asyncio.sleep(0)
+        await opened(by_type)
+        await opened(by_category)
         note = await notes.create(OWNER, contents="x", category="work")
         await notes.update(OWNER, note.id, category="home")  # leaves work
         other = await notes.create(OWNER, contents="y", category="home")
         await notes.delete(OWNER, other.id)
         await hub.catch_up()
-        got_by_type = [await pending[0], await next_of(by_type)]
-        got_by_category = [await pending[1], await next_of(by_category)]
+        got_by_type = [await next_of(by_type), await next_of(by_type)]
+        got_by_category = [await next_of(by_category), await next_of(by_category)]
     assert [i.event.type for i in got_by_type] == ["NoteUpdated", "NoteDeleted"]
     assert [i.event.type for i in got_by_category] == ["NoteCreated", "NoteUpdated"]
     assert {i.event.note_id for i in got_by_category} == {note.id}
@@ -188,17 +196,15 @@ async def test_a_client_that_falls_behind_gets_a_dropped_notice_and_its_stream_e
     await hub.catch_up()
     live = LiveEvents(hub, event_feed)
     async with aclosing(live.stream(OWNER)) as stream:
-        first = asyncio.ensure_future(next_of(stream))
-        await asyncio.sleep(0)
-        for n in range(4):
+        await opened(stream)
+        for n in range(3):
             await notes.create(OWNER, contents=f"n{n}")
-        await hub.catch_up()  # 4 events: the first is taken, 2 fill the buffer, 1 overflows
-        got = [await first]
-        got += [item async for item in stream]
+        await hub.catch_up()  # 3 events: 2 fill the buffer, 1 overflows
+        got = [item async for item in stream]
     assert isinstance(got[-1], Notice)
     assert got[-1].kind == "dropped"
     assert "2 events behind" in got[-1].reason
-    assert len(got) == 2  # the event read before the drop, then the notice: the rest is freed
+    assert len(got) == 1  # the buffered events were freed at the drop
     assert hub.subscriber_count == 0
     await hub.close()
 
@@ -206,16 +212,16 @@ async def test_a_client_that_falls_behind_gets_a_dropped_notice_and_its_stream_e
 async def test_closing_the_hub_ends_every_stream_with_a_closing_notice(hub, event_feed):
     live = LiveEvents(hub, event_feed)
     async with aclosing(live.stream(OWNER)) as one, aclosing(live.stream(OTHER_OWNER)) as two:
-        pending = [asyncio.ensure_future(next_of(s)) for s in (one, two)]
-        await asyncio.sleep(0)
+        await opened(one)
+        await opened(two)
         assert hub.subscriber_count == 2
         hub.close_streams()
-        notices = [await p for p in pending]
+        notices = [await next_of(one), await next_of(two)]
         assert kinds(notices) == ["closing", "closing"]
         assert [item async for item in one] == []
     assert hub.closed
     async with aclosing(live.stream(OWNER)) as late:  # a stream opened afterwards ends at once
-        assert kinds([item async for item in late]) == ["closing"]
+        assert kinds([item async for item in late]) == ["open", "closing"]
 
 
 async def test_a_stream_whose_replay_fails_ends_with_an_unavailable_notice(
@@ -227,7 +233,7 @@ async def test_a_stream_whose_replay_fails_ends_with_an_unavailable_notice(
     event_feed.unreachable = True
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
         got = [item async for item in stream]
-    assert kinds(got) == ["unavailable"]
+    assert kinds(got) == ["open", "unavailable"]
     assert hub.subscriber_count == 0
 
 
@@ -243,7 +249,7 @@ async def test_a_long_replay_is_read_in_batches(hub, event_feed, notes, memory_d
     hub.close_streams()  # the live part ends at once
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
         got = [item async for item in stream]
-    assert note_ids(got) == [*(n.id for n in missed), None]
+    assert note_ids(got) == [None, *(n.id for n in missed), None]
     assert kinds(got)[-1] == "closing"
     assert event_feed.reads - reads == 3  # 2, 2, then 1: fewer than a batch, so the end
 
@@ -252,12 +258,11 @@ async def test_undecodable_events_are_skipped_and_read_past(hub, event_feed, mem
     live = LiveEvents(hub, event_feed)
     owner = uuid.UUID(int=0)  # the owner of add_raw_event's rows
     async with aclosing(live.stream(owner)) as stream:
-        pending = asyncio.ensure_future(next_of(stream))
-        await asyncio.sleep(0)
+        await opened(stream)
         memory_db.add_raw_event("NoteArchived", {"category": "x"})
         created = await notes.create(owner, contents="readable")
         await hub.catch_up()
-        item = await pending
+        item = await next_of(stream)
     assert item.event.note_id == created.id
     assert await hub.catch_up() == 0
 

@@ -66,8 +66,11 @@ async def resume_point(
 
 def to_sse(item: FeedEvent | Notice) -> ServerSentEvent:
     """An event as ``id:`` (the event id), ``event:`` (its type) and JSON ``data:``; a notice
-    as ``event:`` (its kind) and ``data: {"reason": ...}``."""
+    as ``event:`` (its kind) and ``data: {"reason": ...}``; the first, ``open``, as a
+    comment."""
     if isinstance(item, Notice):
+        if item.kind == "open":  # a comment, which EventSource ignores; it flushes the headers
+            return ServerSentEvent(comment="open")
         retry = None if item.kind == "resync" else RECONNECT_MILLISECONDS
         return ServerSentEvent(event=item.kind, data={"reason": item.reason}, retry=retry)
     event = item.event
