@@ -38,7 +38,7 @@ banner = @printf '\n\033[1m== %s ==\033[0m\n' "$(1)"
 	shell_db db_stop destroy compose_env compose_up compose_down compose_logs events_graph bench \
 	bench_http bench_revocation bench_depth bench_events bench_checks bench_queue_spike \
 	bench_containers fuzz soak \
-	bench_webhooks
+	bench_webhooks bench_streams
 
 help: ## List the targets
 	$(call banner,notes: make targets)
@@ -168,7 +168,7 @@ container_test: .venv/.synced ## Build the image, run it with Compose (no overri
 	$(call banner,container tests: the image as shipped, with Compose)
 	$(RUN) python scripts/container_run.py
 
-bench: bench_http bench_revocation bench_depth bench_events bench_checks bench_webhooks ## Every benchmark, each printing a table for docs/benchmarks.md
+bench: bench_http bench_revocation bench_depth bench_events bench_checks bench_webhooks bench_streams ## Every benchmark, each printing a table for docs/benchmarks.md
 
 bench_http: .venv/.synced ## HTTP load with wrk (100,000 notes, 2 API workers) beside pgbench; authenticated reads against unauthenticated ones
 	$(call banner,benchmark: HTTP load)
@@ -202,6 +202,10 @@ soak: .venv/.synced ## Soak: mixed authenticated load (2 API workers and the eve
 bench_webhooks: .venv/.synced ## Webhook deliveries/s (2 workers, local receiver) and commit-to-delivery delay, beside the bare queue; ARGS=--help
 	$(call banner,benchmark: webhook deliveries)
 	$(WITH_DB) python bench/webhooks.py $(ARGS)
+
+bench_streams: .venv/.synced ## Streams: SSE fan-out to 1,000 clients of one process (p99 commit to last client, RSS, how many it holds); ARGS=--help
+	$(call banner,benchmark: streams)
+	$(WITH_DB) python bench/sse.py $(ARGS)
 
 bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
 	$(call banner,benchmark: job-queue spike)

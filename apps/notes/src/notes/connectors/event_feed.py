@@ -20,26 +20,27 @@ from notes.connectors.database import ReadPool, read_connection
 from notes.entities import NoteEvent
 from notes.entities.events import EventPosition, FeedEvent
 
-# xid8 has no cast from or to bigint: it goes through text both ways.
-_COLUMNS = "xact_id::text AS xact_id, id, type, note_id, owner_id, occurred_at, payload"
+# xid8 has no cast from or to bigint: it goes through text both ways. (Under another name than
+# the column's, or ORDER BY xact_id would sort the text.)
+_COLUMNS = "xact_id::text AS xact_id_text, id, type, note_id, owner_id, occurred_at, payload"
 _FINISHED = "xact_id < pg_snapshot_xmin(pg_current_snapshot())"
 _AFTER = (
     f"SELECT {_COLUMNS} FROM events "  # noqa: S608 - constant
     f"WHERE (xact_id, id) > (%(xact_id)s::text::xid8, %(id)s) AND {_FINISHED} "
-    "ORDER BY xact_id, id LIMIT %(limit)s"
+    "ORDER BY events.xact_id, events.id LIMIT %(limit)s"
 )
 _OWNER_AFTER = (
     f"SELECT {_COLUMNS} FROM events "  # noqa: S608 - constant
     "WHERE owner_id = %(owner_id)s "
     f"AND (xact_id, id) > (%(xact_id)s::text::xid8, %(id)s) AND {_FINISHED} "
-    "ORDER BY xact_id, id LIMIT %(limit)s"
+    "ORDER BY events.xact_id, events.id LIMIT %(limit)s"
 )
 _HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 _POSITION = "SELECT xact_id::text FROM events WHERE id = %(id)s AND owner_id = %(owner_id)s"
 
 
 def _feed_event(row: dict[str, Any]) -> FeedEvent:
-    position = (int(row.pop("xact_id")), int(row["id"]))
+    position = (int(row.pop("xact_id_text")), int(row["id"]))
     return FeedEvent(position=position, owner_id=row["owner_id"], event=NoteEvent.decode(row))
 
 
