@@ -98,3 +98,23 @@ async def test_an_event_gets_the_id_of_the_transaction_that_recorded_it(connecti
         text("SELECT xact_id = pg_current_xact_id() FROM events ORDER BY id DESC LIMIT 1")
     )
     assert same is True
+
+
+async def test_positions_are_ordered_as_numbers_not_as_text(feed, engine):
+    owner = uuid.uuid4()
+    async with engine.begin() as conn:
+        for xact_id in ("10", "9", "100"):  # as text, "10" < "100" < "9"
+            await conn.execute(
+                text(
+                    "INSERT INTO events (type, note_id, owner_id, occurred_at, payload, xact_id)"
+                    " VALUES ('NoteCreated', gen_random_uuid(), :owner, now(),"
+                    ' \'{"category": "", "tags": []}\', CAST(:x AS xid8))'
+                ),
+                {"owner": owner, "x": xact_id},
+            )
+    got = await feed.after((0, 0), limit=10, owner_id=owner)
+    assert [item.position[0] for item in got] == [9, 10, 100]
+    everyone = [
+        i.position[0] for i in await feed.after((0, 0), limit=100_000) if i.owner_id == owner
+    ]
+    assert everyone == [9, 10, 100]
