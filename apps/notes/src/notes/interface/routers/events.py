@@ -55,7 +55,6 @@ async def resume_point(
         str | None,
         Header(
             alias="Last-Event-ID",
-            max_length=100,
             description="The id of the last event received: the events after it come first",
         ),
     ] = None,

@@ -8,6 +8,7 @@ app as a process (``events_external_test.py``).
 
 import json
 
+import fastapi.sse
 import pytest
 
 
@@ -82,7 +83,11 @@ async def test_the_filters_apply_to_the_replay(api):
     assert [e.get("id") for e in parse(both.text)] == ["2", "4", None]
 
 
-@pytest.mark.parametrize("last_event_id", ["999", "abc", "0", "-5"])
+def test_the_keep_alive_interval_is_the_one_the_docs_state():
+    assert fastapi.sse._PING_INTERVAL == 15.0  # docs/streams.md: a comment after 15 s idle
+
+
+@pytest.mark.parametrize("last_event_id", ["999", "abc", "0", "-5", "7" * 500])
 async def test_an_unknown_last_event_id_gets_a_resync_event_first(api, last_event_id):
     await _create(api, "one")
     response = await api.get("/events/", headers={"Last-Event-ID": last_event_id})
