@@ -118,3 +118,18 @@ async def test_positions_are_ordered_as_numbers_not_as_text(feed, engine):
         i.position[0] for i in await feed.after((0, 0), limit=100_000) if i.owner_id == owner
     ]
     assert everyone == [9, 10, 100]
+
+
+async def test_one_owners_events_are_read_through_the_owners_index(settings):
+    from notes.connectors import event_feed  # noqa: PLC0415 - its query, explained
+
+    params = {"owner_id": uuid.uuid4(), "xact_id": 1, "id": 0, "limit": 500}
+    pool = create_read_pool(settings)
+    await pool.open(wait=True, timeout=10)
+    try:
+        async with pool.connection() as conn:
+            cursor = await conn.execute("EXPLAIN " + event_feed._OWNER_AFTER, params)
+            plan = "\n".join(row[0] for row in await cursor.fetchall())
+    finally:
+        await pool.close()
+    assert "ix_events_owner_id_xact_id_id" in plan
