@@ -32,10 +32,12 @@ _AFTER = (
 _OWNER_AFTER = (
     f"SELECT {_COLUMNS} FROM events "  # noqa: S608 - constant
     "WHERE owner_id = %(owner_id)s "
-    f"AND (xact_id, id) > (%(xact_id)s::text::xid8, %(id)s) AND {_FINISHED} "
-    # owner_id first, though it is fixed: the order of ix_events_owner_id_xact_id_id, which the
-    # planner then reads, instead of every owner's events after the position.
-    "ORDER BY events.owner_id, events.xact_id, events.id LIMIT %(limit)s"
+    # The position compared with owner_id in front: a condition only the index
+    # (owner_id, xact_id, id) serves, so the planner never reads every owner's events after
+    # the position to keep this owner's.
+    "AND (owner_id, xact_id, id) > (%(owner_id)s, %(xact_id)s::text::xid8, %(id)s) "
+    f"AND {_FINISHED} "
+    "ORDER BY events.xact_id, events.id LIMIT %(limit)s"
 )
 _HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
 _POSITION = "SELECT xact_id::text FROM events WHERE id = %(id)s AND owner_id = %(owner_id)s"
