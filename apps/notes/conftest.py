@@ -42,6 +42,7 @@ from notes.connectors.memory import (
     InMemoryDatabase,
     InMemoryDatabaseState,
     InMemoryDeliveryReader,
+    InMemoryEventFeed,
     InMemoryNoteExporter,
     InMemoryNoteRepository,
     InMemoryTokenReader,
@@ -58,6 +59,7 @@ from notes.interface.dependencies import (
     get_accounts_service,
     get_counts_service,
     get_health_service,
+    get_live_events_service,
     get_notes_service,
     get_transfer_service,
     get_webhooks_service,
@@ -67,6 +69,7 @@ from notes.services.counts import CountsService
 from notes.services.dispatch import Dispatcher
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
+from notes.services.live_events import EventHub, LiveEvents
 from notes.services.notes import NotesService
 from notes.services.ports import UnitOfWork
 from notes.services.transfer import TransferService
@@ -306,6 +309,12 @@ def scripted_sender() -> type[ScriptedWebhookSender]:
 
 
 @pytest.fixture
+def event_feed(memory_db: InMemoryDatabase) -> InMemoryEventFeed:
+    """The event log of ``memory_db`` in commit order, as the live feed reads it."""
+    return InMemoryEventFeed(memory_db)
+
+
+@pytest.fixture
 def delivery_reader(memory_db: InMemoryDatabase) -> InMemoryDeliveryReader:
     """Reads what an attempt needs from ``memory_db``."""
     return InMemoryDeliveryReader(memory_db)
@@ -398,6 +407,13 @@ async def in_process_api(
         exporter.fail_after = 0  # fails before its first batch
     transfer = TransferService(units, exporter)
     app.dependency_overrides[get_transfer_service] = lambda: transfer
+    # In this process a stream must end for its answer to arrive (the transport buffers the
+    # whole body): the hub is closed, so a stream gives its replay, then ends.
+    feed = InMemoryEventFeed(database)
+    hub = EventHub(feed, database.listen, buffer_size=16)
+    hub.close_streams()
+    live_events = LiveEvents(hub, feed)
+    app.dependency_overrides[get_live_events_service] = lambda: live_events
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         if signed_in:

@@ -24,6 +24,7 @@ from notes.connectors.database import (
     libpq_url,
     wait_for_database,
 )
+from notes.connectors.event_feed import PooledEventFeed
 from notes.connectors.job_queue import DeliveryWorker
 from notes.connectors.migrations import SqlDatabaseState, head_revision
 from notes.connectors.notes_repository import PooledNoteReader
@@ -42,9 +43,11 @@ from notes.services.deliveries import DeliveryService
 from notes.services.dispatch import Dispatcher, EventPruner, EventWorker, RetryPolicy
 from notes.services.health import HealthService
 from notes.services.listeners import build_bus
+from notes.services.live_events import EventHub, LiveEvents
 from notes.services.notes import NotesService
 from notes.services.ports import (
     DeliveryReader,
+    EventFeedReader,
     HostResolver,
     NoteExporter,
     UnitOfWork,
@@ -80,12 +83,14 @@ class Container:
     dead_letters: DeadLetters
     webhooks: WebhooksService
     transfer: TransferService
+    live_events: LiveEvents
 
     async def close(self) -> None:
-        """Finish (or give up on) the creates already accepted, send the last wake-up of the
-        event worker, then release the database connections: in that order, so no create
-        finds its connections gone."""
+        """End the live event streams, finish (or give up on) the creates already accepted,
+        send the last wake-up of the event worker, then release the database connections: in
+        that order, so no create finds its connections gone."""
         try:
+            await self.live_events.hub.close()
             await self.notes.close(timeout=CREATES_DRAIN_TIMEOUT)
         finally:
             await self.announcer.close()
@@ -131,6 +136,14 @@ async def bootstrap(settings: Settings) -> Container:
     )
     resolver: HostResolver = SystemResolver()
     exporter: NoteExporter = PooledNoteExporter(read_pool)
+    feed: EventFeedReader = PooledEventFeed(read_pool)
+    hub = EventHub(
+        feed,
+        lambda: listen(settings.database_url, application_name=f"{settings.app_name}-events"),
+        buffer_size=settings.events_buffer_size,
+        poll_interval=settings.events_poll_interval,
+        reconnect_interval=settings.worker_reconnect_interval,
+    )
     container = Container(
         settings=settings,
         engine=engine,
@@ -165,6 +178,7 @@ async def bootstrap(settings: Settings) -> Container:
             secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
         ),
         transfer=TransferService(uow, exporter, max_line_bytes=settings.max_body_bytes),
+        live_events=LiveEvents(hub, feed),
     )
     _logger.info("connected to the database; schema head is %s", schema_head)
     return container

@@ -23,6 +23,7 @@ from notes.connectors.accounts_repository import (
 )
 from notes.connectors.counts_repository import SqlCountRepository
 from notes.connectors.database import ConnectionBudgetError, create_engine, create_read_pool
+from notes.connectors.event_feed import PooledEventFeed
 from notes.connectors.event_log import SqlEventLog
 from notes.connectors.idempotency_repository import SqlIdempotencyKeyRepository
 from notes.connectors.job_queue import PgQueuerDeliveryQueue
@@ -34,6 +35,7 @@ from notes.connectors.memory import (
     InMemoryDeliveryQueue,
     InMemoryDeliveryReader,
     InMemoryDeliveryRepository,
+    InMemoryEventFeed,
     InMemoryEventLog,
     InMemoryIdempotencyKeyRepository,
     InMemoryLoginFailureLog,
@@ -88,6 +90,7 @@ ADAPTERS: dict[type, list[type]] = {
     ports.WebhookSender: [AiohttpWebhookSender, ScriptedWebhookSender],
     ports.HostResolver: [SystemResolver, StaticResolver],
     ports.NoteExporter: [PooledNoteExporter, InMemoryNoteExporter],
+    ports.EventFeedReader: [PooledEventFeed, InMemoryEventFeed],
 }
 
 
@@ -149,10 +152,12 @@ async def test_adapters_are_accepted_as_their_ports_by_the_type_checker() -> Non
             PooledNoteExporter(pool),
             InMemoryNoteExporter(database),
         ]
+        feeds: list[ports.EventFeedReader] = [PooledEventFeed(pool), InMemoryEventFeed(database)]
     finally:
         await engine.dispose()
     assert len(units) + len(readers) + len(listens) + len(token_readers) + len(hashers) == 9
-    assert len(resolvers) + len(senders) + len(delivery_readers) + len(exporters) == 8
+    assert len(resolvers) + len(senders) + len(delivery_readers) == 6
+    assert len(exporters) + len(feeds) == 4
     await senders[0].aclose()  # type: ignore[attr-defined]
     assert [s.describe() for s in schemas] == ["memory"]
     assert schema.describe() == "127.0.0.1:1/none"
@@ -167,7 +172,7 @@ async def test_bootstrap_refuses_settings_that_exceed_the_servers_connections(
     with pytest.raises(ConnectionBudgetError) as refused:
         await bootstrap(too_many)
     message = str(refused.value)
-    assert "open up to 25026 connections" in message
+    assert "open up to 26026 connections" in message
     assert "(NOTES_API_PROCESSES 1000 + NOTES_WORKER_PROCESSES 1) x 25" in message
     assert "max_connections" in message
 

@@ -283,7 +283,8 @@ async def check_connection_budget(engine: AsyncEngine, settings: Settings) -> No
             f"(NOTES_API_PROCESSES {settings.api_processes} + NOTES_WORKER_PROCESSES "
             f"{settings.worker_processes}) x {per_process} (2 x NOTES_DB_POOL_SIZE "
             f"{settings.db_pool_size} + NOTES_DB_MAX_OVERFLOW {settings.db_max_overflow}) + "
-            f"{settings.worker_processes} (a LISTEN connection per worker). Lower the pool "
+            f"{settings.api_processes + settings.worker_processes} (a LISTEN connection per "
+            "process: the event worker's, the live event feed's). Lower the pool "
             "settings, or raise max_connections"
         )
         raise ConnectionBudgetError(msg)

@@ -60,6 +60,7 @@ from notes.entities import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from notes.entities.events import FeedEvent
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -1401,3 +1402,64 @@ def _export_line(note: NoteView) -> str:
 def _pg_timestamp(value: datetime) -> str:
     """ISO 8601 in UTC as PostgreSQL writes it: microseconds only when there are some."""
     return value.astimezone(UTC).isoformat()
+
+
+class InMemoryEventFeed:
+    """The ``EventFeedReader`` port on an in-memory database.
+
+    As on PostgreSQL, an event gets its place in commit order once it is committed: the first
+    read that finds it gives it the next position, so an event committed later always stands
+    after those read before it, whatever its id. Share one instance among the readers of a
+    database. ``unreachable`` makes every read fail as on a database that is down.
+    """
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+        self._positions: dict[int, tuple[int, int]] = {}
+        self.unreachable = False
+        self.reads = 0
+
+    def _check(self) -> None:
+        self.reads += 1
+        if self.unreachable:
+            msg = "the in-memory event feed is set to be unreachable"
+            raise DatabaseUnavailableError(msg)
+
+    def _placed(self) -> list[tuple[tuple[int, int], int]]:
+        committed = self._database.events
+        for event_id in sorted(committed.keys() - self._positions.keys()):
+            self._positions[event_id] = (len(self._positions) + 1, event_id)
+        return sorted((p, i) for i, p in self._positions.items() if i in committed)
+
+    async def horizon(self) -> tuple[int, int]:
+        self._check()
+        return (len(self._placed()) + 1, 0)
+
+    async def after(
+        self,
+        position: tuple[int, int],
+        *,
+        limit: int,
+        owner_id: uuid.UUID | None = None,
+    ) -> list[FeedEvent]:
+        self._check()
+        found: list[FeedEvent] = []
+        for placed, event_id in self._placed():
+            if placed <= position:
+                continue
+            stored = self._database.events[event_id]
+            owner = stored.owner_id if isinstance(stored, NoteEvent) else stored["owner_id"]
+            if owner_id is None or owner == owner_id:
+                found.append(FeedEvent(placed, owner, _decoded(stored)))
+                if len(found) == limit:
+                    break
+        return found
+
+    async def position_of(self, owner_id: uuid.UUID, event_id: int) -> tuple[int, int] | None:
+        self._check()
+        placed = {i: p for p, i in self._placed()}
+        stored = self._database.events.get(event_id)
+        if stored is None or event_id not in placed:
+            return None
+        owner = stored.owner_id if isinstance(stored, NoteEvent) else stored["owner_id"]
+        return placed[event_id] if owner == owner_id else None

@@ -183,3 +183,39 @@ async def test_the_state_of_a_database_that_does_not_answer_is_a_connection_erro
     finally:
         await read_pool.close()
         await engine.dispose()
+
+
+@pytest.mark.integrated
+def test_upgrading_gives_the_events_already_stored_a_position_before_every_new_one(
+    server_url, make_unique
+):
+    name = make_unique("notes_test_positions").replace("-", "_")
+    localpg.create_database(server_url, name)
+    url = localpg.with_database(server_url, name)
+    insert = (
+        "INSERT INTO events (type, note_id, owner_id, occurred_at, payload)"
+        " VALUES ('NoteCreated', gen_random_uuid(), gen_random_uuid(), now(), '{}')"
+    )
+    try:
+        command.upgrade(_alembic_config(url), "0009_webhooks")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            conn.execute(insert)
+            conn.execute(insert)
+        command.upgrade(_alembic_config(url), "head")
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            conn.execute(insert)
+        with psycopg.connect(localpg.libpq_url(url)) as conn:
+            positions = conn.execute(
+                "SELECT xact_id::text::numeric, id FROM events ORDER BY xact_id, id"
+            ).fetchall()
+            indexes = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE tablename = 'events'"
+                )
+            }
+    finally:
+        localpg.drop_database(server_url, name)
+    assert [row[1] for row in positions] == [1, 2, 3]
+    assert positions[0][0] == positions[1][0] < positions[2][0]  # the migration's transaction
+    assert {"ix_events_xact_id_id", "ix_events_owner_id_xact_id_id"} <= indexes

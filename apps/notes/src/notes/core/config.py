@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     webhook_purge_interval: Annotated[float, Field(gt=0)] = 3600
     queue_poll_interval: Annotated[float, Field(gt=0, le=60)] = 2.0
     queue_heartbeat_timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # The live event feed (GET /events/): events a client may fall behind by before it is
+    # dropped, and how often each API process reads the event log when no NOTIFY wakes it.
+    events_buffer_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    events_poll_interval: Annotated[float, Field(gt=0, le=60)] = 1.0
 
     @field_validator("database_url")
     @classmethod
@@ -130,6 +134,7 @@ class Settings(BaseSettings):
 
     def connection_budget(self) -> int:
         """The most connections the deployment opens: every API and worker process, and each
-        worker's LISTEN connection besides."""
+        one's LISTEN connection besides (a worker's for dispatch, an API process's for the
+        live event feed)."""
         processes = self.api_processes + self.worker_processes
-        return processes * self.connections_per_process() + self.worker_processes
+        return processes * self.connections_per_process() + processes

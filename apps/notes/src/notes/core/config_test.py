@@ -46,7 +46,7 @@ def test_the_connection_budget_counts_every_pool_of_every_process():
         worker_processes=2,
     )
     assert settings.connections_per_process() == 2 * 7 + 3
-    assert settings.connection_budget() == (4 + 2) * 17 + 2  # and a LISTEN per worker
+    assert settings.connection_budget() == (4 + 2) * 17 + 4 + 2  # and a LISTEN per process
 
 
 def test_the_default_deployment_fits_a_default_postgresql(monkeypatch):

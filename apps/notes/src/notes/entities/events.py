@@ -11,7 +11,9 @@ from typing import Any, Self
 
 from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import UserDefinedType
 
 from notes.entities.base import Base
 from notes.entities.note import Note
@@ -198,10 +200,38 @@ class ParkedEvent:
     parked_at: datetime
 
 
+EventPosition = tuple[int, int]
+"""Where an event stands in commit order: (its transaction's id, its id). An event recorded
+later by a transaction that commits later always stands after it (see ``EventRecord``)."""
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """An event as the live feed carries it: where it stands in commit order, whose it is,
+    and the event (or why this release cannot read it)."""
+
+    position: EventPosition
+    owner_id: uuid.UUID
+    event: NoteEvent | UndecodableEvent
+
+
 EVENT_TYPES: dict[str, type[NoteEvent]] = {
     cls.__name__: cls for cls in (NoteCreated, NoteUpdated, NoteDeleted)
 }
 """The stored name of each event type."""
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's ``xid8``: a 64-bit transaction id (SQLAlchemy has no type for it)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: object) -> str:
+        return "xid8"
+
+
+# So that reflection (the models-against-migrations check) knows the column's type.
+ischema_names.setdefault("xid8", Xid8)
 
 
 class EventRecord(Base):
@@ -218,6 +248,9 @@ class EventRecord(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     # Set while a listener's failure on it waits to be retried: it is not claimed before then.
     retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The recording transaction's id: with ``id``, the event's position in commit order (the
+    # live feed reads ``(xact_id, id)`` below the oldest running transaction; docs/streams.md).
+    xact_id: Mapped[int] = mapped_column(Xid8(), server_default=text("pg_current_xact_id()"))
 
     __table_args__ = (
         # What the dispatcher scans: the undispatched events not waiting for a retry, oldest first.
@@ -241,6 +274,10 @@ class EventRecord(Base):
         Index("ix_events_note_id", "note_id"),
         # An owner's events in order: what a stream of one account's changes reads.
         Index("ix_events_owner_id_id", "owner_id", "id"),
+        # Every owner's events in commit order: what each process's live-event hub reads.
+        Index("ix_events_xact_id_id", "xact_id", "id"),
+        # One owner's events in commit order: what a live stream's replay reads.
+        Index("ix_events_owner_id_xact_id_id", "owner_id", "xact_id", "id"),
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from fastapi import FastAPI
 
@@ -15,7 +19,7 @@ from notes.core.config import Settings
 from notes.core.logging import configure_logging
 from notes.interface.limits import BodySizeLimitMiddleware
 from notes.interface.problems import install_problem_handlers
-from notes.interface.routers import accounts, counts, health, notes, transfer, webhooks
+from notes.interface.routers import accounts, counts, events, health, notes, transfer, webhooks
 
 _logger = logging.getLogger(__name__)
 
@@ -46,6 +50,41 @@ def refuse_a_key_per_worker(settings: Settings) -> None:
         raise SharedSecretRequiredError(msg)
 
 
+@asynccontextmanager
+async def ending_streams_on_signals(end_streams: Callable[[], None]) -> AsyncIterator[None]:
+    """Call ``end_streams`` as soon as SIGTERM or SIGINT arrives, then the handler that was
+    there (the server's, which starts its graceful shutdown).
+
+    uvicorn waits for the responses in flight before it runs the lifespan's shutdown, and a
+    live stream never ends by itself: without this, every open stream would hold the process
+    until the graceful timeout. Only the main thread may set signal handlers; elsewhere (an
+    app run in a thread) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(end_streams)
+        handler = previous[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, frame)
+        else:  # the default action (or none), as if this handler had not been there
+            signal.signal(signum, handler)
+            signal.raise_signal(signum)
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is on_signal:
+                signal.signal(sig, handler)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Settings come from the environment unless given; nothing connects yet.
 
@@ -61,10 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         refuse_a_key_per_worker(settings)
-        app.state.container = await bootstrap(settings)
+        app.state.container = container = await bootstrap(settings)
+        hub = container.live_events.hub
+        hub.start()
         _logger.info("%s is serving", settings.app_name)
         try:
-            yield
+            async with ending_streams_on_signals(hub.close_streams):
+                yield
         finally:
             _logger.info("%s is shutting down", settings.app_name)
             await app.state.container.close()
@@ -91,4 +133,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notes.router)
     app.include_router(counts.router)
     app.include_router(webhooks.router)
+    app.include_router(events.router)
     return app

@@ -1,7 +1,9 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The app refuses to start where its workers would each sign cursors with a key of their own."""
 
+import asyncio
 import multiprocessing
+import signal
 
 import pytest
 from pydantic import SecretStr
@@ -9,6 +11,7 @@ from pydantic import SecretStr
 from notes.core.config import Settings
 from notes.interface.app import (
     SharedSecretRequiredError,
+    ending_streams_on_signals,
     one_of_several_workers,
     refuse_a_key_per_worker,
 )
@@ -40,3 +43,35 @@ def test_one_of_several_workers_needs_the_shared_secret(monkeypatch):
 def test_a_process_alone_may_draw_its_own_key(monkeypatch):
     monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
     refuse_a_key_per_worker(Settings(database_url=URL, cursor_secret=None))
+
+
+async def test_a_stop_signal_ends_the_streams_then_reaches_the_handler_that_was_there():
+    seen, ended = [], []
+
+    def handler(signum, _):
+        seen.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        async with ending_streams_on_signals(lambda: ended.append(True)):
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(0)  # the loop runs what the handler scheduled
+            assert ended == [True]
+            assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is handler
+        signal.raise_signal(signal.SIGTERM)  # the handler that was there is back
+        assert ended == [True]
+        assert seen == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+async def test_off_the_main_thread_no_signal_handler_is_touched():
+    before = signal.getsignal(signal.SIGTERM)
+
+    async def in_a_thread():
+        async with ending_streams_on_signals(lambda: None):
+            return signal.getsignal(signal.SIGTERM)
+
+    during = await asyncio.to_thread(asyncio.run, in_a_thread())
+    assert during is before

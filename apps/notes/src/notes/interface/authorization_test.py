@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int | None]] = {
     ("DELETE", "/notes/{note_id}/"): {**DENIED, "other": 404, "owner": 200},
     ("GET", "/tags/"): {**DENIED, "other": 200, "owner": 200},
     ("GET", "/categories/"): {**DENIED, "other": 200, "owner": 200},
+    ("GET", "/events/"): {**DENIED, "other": 200, "owner": 200},
     ("POST", "/webhooks/"): {**DENIED, "other": 201, "owner": 201},
     ("GET", "/webhooks/"): {**DENIED, "other": 200, "owner": 200},
     ("GET", "/webhooks/{subscription_id}/"): {**DENIED, "other": 404, "owner": 200},

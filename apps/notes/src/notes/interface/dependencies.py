@@ -11,6 +11,7 @@ from notes.core.config import Settings
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.health import HealthService
+from notes.services.live_events import LiveEvents
 from notes.services.notes import NotesService
 from notes.services.transfer import TransferService
 from notes.services.webhooks import WebhooksService
@@ -61,6 +62,12 @@ async def get_transfer_service(request: Request) -> TransferService:
     return container.transfer
 
 
+async def get_live_events_service(request: Request) -> LiveEvents:
+    """The live event feed."""
+    container: Container = request.app.state.container
+    return container.live_events
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NotesServiceDep = Annotated[NotesService, Depends(get_notes_service)]
 CountsServiceDep = Annotated[CountsService, Depends(get_counts_service)]
@@ -68,3 +75,4 @@ HealthServiceDep = Annotated[HealthService, Depends(get_health_service)]
 AccountsServiceDep = Annotated[AccountsService, Depends(get_accounts_service)]
 WebhooksServiceDep = Annotated[WebhooksService, Depends(get_webhooks_service)]
 TransferServiceDep = Annotated[TransferService, Depends(get_transfer_service)]
+LiveEventsDep = Annotated[LiveEvents, Depends(get_live_events_service)]

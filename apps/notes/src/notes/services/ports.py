@@ -43,6 +43,7 @@ from notes.entities import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from notes.entities.events import EventPosition, FeedEvent
 
 
 class NoteReader(Protocol):
@@ -536,3 +537,30 @@ class NoteExporter(Protocol):
         iterator early (``aclose``, or cancelling its consumer) releases whatever the read
         holds at once. A failure of the database comes out as an ``UnavailableError``.
         """
+
+
+class EventFeedReader(Protocol):
+    """The event log in commit order, read on connections of its own (no unit of work).
+
+    Only events of transactions that have all finished are read: an event that a running
+    transaction may still commit always stands after every event already read, so reading
+    on from the last position read never misses one.
+    """
+
+    async def horizon(self) -> EventPosition:
+        """A position that every event still to be read stands after: where a reader that
+        wants only what is committed from now on starts."""
+
+    async def after(
+        self,
+        position: EventPosition,
+        *,
+        limit: int,
+        owner_id: uuid.UUID | None = None,
+    ) -> builtins.list[FeedEvent]:
+        """Up to ``limit`` events after ``position``, in commit order, of every owner or of
+        ``owner_id`` alone."""
+
+    async def position_of(self, owner_id: uuid.UUID, event_id: int) -> EventPosition | None:
+        """Where the owner's event ``event_id`` stands; None when there is no such event
+        (never recorded, pruned, or another owner's)."""
