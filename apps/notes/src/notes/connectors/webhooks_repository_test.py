@@ -1,6 +1,7 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
 """The webhook repositories' contract, against the in-memory fake and PostgreSQL."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -239,6 +240,43 @@ async def test_the_pooled_reader_gives_what_an_attempt_needs(sql, committing_uow
     assert during.url == sub.url
     assert during.subscription_enabled
     assert missing is None
+
+
+@pytest.mark.integrated
+async def test_reads_asked_for_together_go_in_one_statement_and_fail_together(sql, committing_uow):
+    from notes.connectors.database import create_read_pool  # noqa: PLC0415
+    from notes.connectors.webhooks_repository import PooledDeliveryReader  # noqa: PLC0415
+    from notes.core.config import Settings  # noqa: PLC0415
+
+    sub = subscription()
+    deliveries = [delivery(sub.id, n) for n in range(1, 31)]
+    async with committing_uow() as uow:
+        await uow.webhooks.add(sub)
+        await uow.deliveries.add_all(deliveries)
+        await uow.commit()
+    settings = Settings(database_url=str(sql._engine.url.render_as_string(hide_password=False)))
+    pool = create_read_pool(settings)
+    await pool.open()
+    try:
+        reader = PooledDeliveryReader(pool, max_batch=10)
+        ids = [d.id for d in deliveries] + [uuid7()]
+        found = await asyncio.gather(*(reader.get_for_attempt(i, AT) for i in ids))
+        statements = reader.statements
+    finally:
+        await pool.close()
+    try:
+        closed = PooledDeliveryReader(pool)
+        failures = await asyncio.gather(
+            *(closed.get_for_attempt(d.id, AT) for d in deliveries[:3]), return_exceptions=True
+        )
+    finally:
+        await sql.execute("DELETE FROM webhook_subscriptions WHERE id = :id", id=sub.id)
+    assert [task.delivery_id if task else None for task in found] == [*ids[:-1], None]
+    assert [task.payload for task in found[:-1] if task] == [d.payload for d in deliveries]
+    # 31 reads asked for together, in batches of 10; the failing one: a single statement.
+    assert statements == 4
+    assert closed.statements == 1
+    assert all(isinstance(failure, Exception) for failure in failures)
 
 
 async def test_settled_deliveries_older_than_the_limit_are_purged_with_their_attempts(uow):
