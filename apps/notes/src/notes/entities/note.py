@@ -63,6 +63,28 @@ class Note(Base):
     # The generated column is not read back after an insert or update: nothing needs it loaded.
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy's own declaration
 
+    @classmethod
+    def new(
+        cls,
+        *,
+        id: uuid.UUID,  # noqa: A002 - the column's name
+        owner_id: uuid.UUID,
+        contents: str,
+        category: str,
+        at: datetime,
+    ) -> Note:
+        """A note created at ``at``: version 1, not deleted."""
+        return cls(
+            id=id,
+            owner_id=owner_id,
+            contents=contents,
+            category=category,
+            creation_date=at,
+            updated_at=at,
+            version=1,
+            deleted_at=None,
+        )
+
     def __repr__(self) -> str:
         return f"Note(id={self.id!s}, category={self.category!r}, version={self.version})"
 

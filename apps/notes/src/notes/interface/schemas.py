@@ -22,6 +22,7 @@ from notes.entities import (
     TAGS_PER_NOTE_MAX,
     Account,
     Count,
+    NoteFilter,
     NoteView,
     TokenInfo,
     has_too_many_tags,
@@ -181,6 +182,17 @@ class NoteExportQuery(BaseModel):
     created_before: CreatedBefore = None
     q: SearchWords = None
     tag: TagFilter = None
+
+
+def note_filter(query: NoteListQuery | NoteExportQuery) -> NoteFilter:
+    """The notes a list or an export query asks for."""
+    return NoteFilter(
+        category=query.category,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        text=query.q,
+        tag=query.tag,
+    )
 
 
 class CountListQuery(BaseModel):

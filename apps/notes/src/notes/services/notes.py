@@ -100,15 +100,8 @@ class NotesService:
         self._creates = Batcher(self._store_new, max_waiting=max_waiting_creates)
 
     def _new_note(self, owner_id: uuid.UUID, contents: str, category: str, now: datetime) -> Note:
-        return Note(
-            id=self._new_id(),
-            owner_id=owner_id,
-            contents=contents,
-            category=category,
-            creation_date=now,
-            updated_at=now,
-            version=1,
-            deleted_at=None,
+        return Note.new(
+            id=self._new_id(), owner_id=owner_id, contents=contents, category=category, at=now
         )
 
     async def create(self, owner_id: uuid.UUID, *, contents: str, category: str = "") -> NoteView:

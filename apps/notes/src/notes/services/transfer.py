@@ -169,16 +169,12 @@ class TransferService:
             report.errors.append(LineError(number, reason))
 
     def _new_note(self, owner_id: uuid.UUID, contents: str, category: str) -> Note:
-        now = self._clock()
-        return Note(
+        return Note.new(
             id=self._new_id(),
             owner_id=owner_id,
             contents=contents,
             category=category,
-            creation_date=now,
-            updated_at=now,
-            version=1,
-            deleted_at=None,
+            at=self._clock(),
         )
 
     async def _store(self, notes: list[Note]) -> None:

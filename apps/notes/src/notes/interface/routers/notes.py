@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from notes.entities import NoteFilter, NoteView
+from notes.entities import NoteView
 from notes.entities.idempotency import IDEMPOTENCY_KEY_MAX
 from notes.interface.auth import PrincipalDep
 from notes.interface.conditional import etag, if_match_versions, none_match
@@ -21,6 +21,7 @@ from notes.interface.schemas import (
     NoteListQuery,
     NoteRead,
     NoteUpdate,
+    note_filter,
     problem_responses,
 )
 from notes.services.notes import RecordedResponse
@@ -111,13 +112,7 @@ async def list_notes(
     """
     if query.cursor is not None and query.offset is not None:
         raise HTTPException(400, detail="Give cursor or offset, not both.")
-    where = NoteFilter(
-        category=query.category,
-        created_after=query.created_after,
-        created_before=query.created_before,
-        text=query.q,
-        tag=query.tag,
-    )
+    where = note_filter(query)
     page = await service.list(
         principal.user_id,
         limit=query.limit,

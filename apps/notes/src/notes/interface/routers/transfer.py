@@ -18,7 +18,6 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from notes.core.errors import CommitOutcomeUnknownError, UnavailableError
-from notes.entities import NoteFilter
 from notes.interface.auth import PrincipalDep
 from notes.interface.dependencies import SettingsDep, TransferServiceDep
 from notes.interface.limits import NDJSON, require_ndjson
@@ -28,6 +27,7 @@ from notes.interface.schemas import (
     ImportResult,
     NoteExportQuery,
     NoteImportLine,
+    note_filter,
     problem_responses,
 )
 from notes.services.transfer import ImportInterruptedError, ImportReport
@@ -90,13 +90,7 @@ async def export_notes(
     the first batch is a 503 problem, one after it ends the response early (the body then
     lacks its last chunk).
     """
-    where = NoteFilter(
-        category=query.category,
-        created_after=query.created_after,
-        created_before=query.created_before,
-        text=query.q,
-        tag=query.tag,
-    )
+    where = note_filter(query)
     stream = service.export(principal.user_id, where=where)
     try:
         first = await anext(stream)
