@@ -75,6 +75,17 @@ def _stat_fields(text: str) -> list[str]:
     return text.rsplit(")", 1)[1].split()
 
 
+def rss_kib(pid: int) -> int | None:
+    """The resident memory of process ``pid`` (``VmRSS``) in KiB, or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def server_url() -> str:
     """The server to benchmark on: NOTES_DATABASE_URL's, else the embedded one."""
     configured = os.environ.get("NOTES_DATABASE_URL")

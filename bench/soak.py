@@ -39,6 +39,7 @@ from common import (
     fresh_database,
     machine,
     migrate,
+    rss_kib,
     start_server,
     table,
     wait_ready,
@@ -75,13 +76,8 @@ class Tally:
 
 def rss_mib(pid: int) -> float | None:
     """The resident memory of process ``pid`` in MiB, or None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    kib = rss_kib(pid)
+    return None if kib is None else kib / 1024
 
 
 def children(pid: int) -> list[int]:

@@ -43,6 +43,7 @@ from common import (
     fresh_database,
     machine,
     migrate,
+    rss_kib,
     server_url,
     start_server,
     stop,
@@ -122,10 +123,7 @@ async def open_clients(
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return (rss_kib(pid) or 0) / 1024
 
 
 async def sample_rss(pid: int, peak: list[float], stop_sampling: asyncio.Event) -> None:

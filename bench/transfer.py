@@ -43,8 +43,10 @@ from common import (
     ROOT,
     bench_account,
     free_port,
+    fresh_database,
     machine,
     migrate,
+    rss_kib,
     server_url,
     start_server,
     stop,
@@ -135,13 +137,7 @@ class PeakRss:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of process ``pid``, in MB (10^6 bytes); 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024 / 1e6
-    except OSError:
-        return 0.0
-    return 0.0
+    return (rss_kib(pid) or 0) * 1024 / 1e6
 
 
 def chunks(path: Path, size: int = 256 * 1024) -> Iterator[bytes]:
@@ -165,10 +161,8 @@ def export(http: httpx.Client, pid: int, count: int) -> tuple[float, float]:
     return seconds, rss.peak_mb
 
 
-def fresh(server: str, name: str) -> str:
-    localpg.drop_database(server, name)
-    localpg.create_database(server, name)
-    url = localpg.with_database(server, name)
+def fresh(name: str) -> str:
+    url = fresh_database(name)
     migrate(url)
     return url
 
@@ -177,8 +171,8 @@ def run(options: argparse.Namespace, folder: Path) -> None:  # noqa: PLR0915 - o
     server = server_url()
     count = options.notes
     print(f"# transfer benchmark: {count:,} notes; {machine()}", flush=True)
-    limit_db = fresh(server, "notes_bench_transfer_copy")
-    app_db = fresh(server, "notes_bench_transfer_app")
+    limit_db = fresh("notes_bench_transfer_copy")
+    app_db = fresh("notes_bench_transfer_app")
     process = None
     try:
         limit_owner = bench_account(limit_db).id
