@@ -206,10 +206,10 @@ bench_webhooks: .venv/.synced ## Webhook deliveries/s (2 workers, local receiver
 	$(call banner,benchmark: webhook deliveries)
 	$(WITH_DB) python bench/webhooks.py $(ARGS)
 
-bench_streams: .venv/.synced ## Streams: export and import of 1,000,000 notes beside psql's \copy, then SSE fan-out to 1,000 clients of one process
+bench_streams: .venv/.synced ## Streams: export and import of 1,000,000 notes beside psql's \copy (TRANSFER_ARGS=--help), then SSE fan-out to 1,000 clients of one process (SSE_ARGS=--help)
 	$(call banner,benchmark: streams)
-	$(WITH_DB) python bench/transfer.py $(ARGS)
-	$(WITH_DB) python bench/sse.py $(ARGS)
+	$(WITH_DB) python bench/transfer.py $(TRANSFER_ARGS)
+	$(WITH_DB) python bench/sse.py $(SSE_ARGS)
 
 bench_queue_spike: .venv/.synced ## Job-queue spike: procrastinate and pgqueuer side by side (docs/job-queue.md); ARGS=--help
 	$(call banner,benchmark: job-queue spike)

@@ -86,6 +86,11 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB (10^6 bytes); 0 once it is gone."""
+    return (rss_kib(pid) or 0) * 1024 / 1e6
+
+
 def server_url() -> str:
     """The server to benchmark on: NOTES_DATABASE_URL's, else the embedded one."""
     configured = os.environ.get("NOTES_DATABASE_URL")

@@ -43,7 +43,7 @@ from common import (
     fresh_database,
     machine,
     migrate,
-    rss_kib,
+    rss_mb,
     server_url,
     start_server,
     stop,
@@ -120,10 +120,6 @@ async def open_clients(
             await asyncio.gather(*(c.opened for c in made))
         clients += made
     return clients
-
-
-def rss_mb(pid: int) -> float:
-    return (rss_kib(pid) or 0) / 1024
 
 
 async def sample_rss(pid: int, peak: list[float], stop_sampling: asyncio.Event) -> None:

@@ -1,6 +1,6 @@
 """Export and import of 1,000,000 notes through the app, beside psql's \\copy of the same rows.
 
-Run by ``make bench_streams`` (``ARGS="--notes N --deadline S"``). Both goals come from
+Run by ``make bench_streams`` (``TRANSFER_ARGS="--notes N --deadline S"``). Both goals come from
 issue 14: the export at least 0.5x the rows/s of ``\\copy (select ...) to stdout``, the import
 at least 0.3x those of ``\\copy notes from``, and the app process under 150 MB of peak RSS in
 both. Each side runs on a fresh database of its own, on the same server, one after the other:
@@ -46,7 +46,7 @@ from common import (
     fresh_database,
     machine,
     migrate,
-    rss_kib,
+    rss_mb,
     server_url,
     start_server,
     stop,
@@ -133,11 +133,6 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, rss_mb(self._pid))
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of process ``pid``, in MB (10^6 bytes); 0 once it is gone."""
-    return (rss_kib(pid) or 0) * 1024 / 1e6
 
 
 def chunks(path: Path, size: int = 256 * 1024) -> Iterator[bytes]:
