@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,8 @@ from psycopg import AsyncCursor
 from psycopg.rows import TupleRow, dict_row
 from sqlalchemy import delete, func, insert, select, tuple_
 
-from notes.connectors.database import ReadPool, SqlTransaction
+from notes.connectors.database import ReadPool, SqlTransaction, fetch_all, read_connection
+from notes.core.batching import Batcher
 from notes.entities import (
     AttemptRecord,
     AttemptView,
@@ -345,58 +346,44 @@ WHERE d.id = ANY(%(ids)s)
 """
 
 
+@dataclass
+class _Read:
+    """One delivery asked for, and its row once read (None: there is no such delivery)."""
+
+    delivery_id: uuid.UUID
+    row: dict[str, Any] | None = None
+
+
 class PooledDeliveryReader:
     """The ``DeliveryReader`` port on the read pool, reading the deliveries asked for together
     in one statement.
 
-    A worker takes many jobs at once, and each attempt starts with this read. A read asked for
-    while another is running waits for it to end, then goes with every read asked for
-    meanwhile (at most ``max_batch``) in one autocommit statement: one round trip and one pooled
-    connection for the lot instead of one each, and no wait at all when the reads come one at
-    a time. A failed statement fails every read of its batch; a caller cancelled while it waits
-    is simply not answered.
+    A worker takes many jobs at once, and each attempt starts with this read. The reads go
+    through a ``Batcher``: one asked for while another is running waits for it to end, then
+    goes with every read asked for meanwhile (at most ``max_batch``) in one autocommit
+    statement: one round trip and one pooled connection for the lot instead of one each, and
+    no wait at all when the reads come one at a time. A failed statement fails every read of
+    its batch, as ``Batcher`` fails a batch.
     """
 
     def __init__(self, pool: ReadPool, *, max_batch: int = 100) -> None:
         self._pool = pool
-        self._max_batch = max_batch
-        self._waiting: dict[uuid.UUID, list[asyncio.Future[dict[str, Any] | None]]] = {}
-        self._reading: asyncio.Task[None] | None = None
+        self._reads = Batcher(self._read, max_size=max_batch)
         self.statements = 0
 
     async def get_for_attempt(self, delivery_id: uuid.UUID, now: datetime) -> DeliveryTask | None:
-        found: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(delivery_id, []).append(found)
-        if self._reading is None:
-            self._reading = asyncio.create_task(self._read_while_asked())
-        row = await found
-        return None if row is None else _task_of(row, now)
+        read = _Read(delivery_id)
+        await self._reads.submit(read)
+        return None if read.row is None else _task_of(read.row, now)
 
-    async def _read_while_asked(self) -> None:
-        try:
-            while self._waiting:
-                ids = list(self._waiting)[: self._max_batch]
-                batch = {delivery_id: self._waiting.pop(delivery_id) for delivery_id in ids}
-                try:
-                    rows = await self._read(ids)
-                except Exception as error:  # noqa: BLE001 - handed to every reader of the batch
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
-                    continue
-                for delivery_id, futures in batch.items():
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(rows.get(delivery_id))
-        finally:
-            self._reading = None
-
-    async def _read(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    async def _read(self, reads: Sequence[_Read]) -> None:
         self.statements += 1
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cursor:
-            await cursor.execute(_FOR_ATTEMPT, {"ids": ids})
-            return {row["id"]: row for row in await cursor.fetchall()}
+        ids = [read.delivery_id for read in reads]
+        async with read_connection(self._pool) as connection:
+            rows = await fetch_all(connection, _FOR_ATTEMPT, {"ids": ids}, dict_row)
+        found = {row["id"]: row for row in rows}
+        for read in reads:
+            read.row = found.get(read.delivery_id)
 
 
 def _task_of(row: dict[str, Any], now: datetime) -> DeliveryTask:

@@ -272,8 +272,6 @@ class EventRecord(Base):
             postgresql_where=text("dispatched_at IS NOT NULL"),
         ),
         Index("ix_events_note_id", "note_id"),
-        # An owner's events in order: what a stream of one account's changes reads.
-        Index("ix_events_owner_id_id", "owner_id", "id"),
         # Every owner's events in commit order: what each process's live-event hub reads.
         Index("ix_events_xact_id_id", "xact_id", "id"),
         # One owner's events in commit order: what a live stream's replay reads.

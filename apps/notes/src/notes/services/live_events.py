@@ -69,6 +69,10 @@ class FeedFilter:
 class EventHub:
     """Follows the event log for one process and publishes each event to its subscribers.
 
+    Each owner's streams share a broadcast of that owner's events alone, so a stream's buffer
+    holds its own account's events: a burst of another account's never fills it, and an event
+    wakes only the streams of its owner. ``subscribe()`` with no owner gets every event.
+
     ``run`` is the loop: connect (``listen``), read whatever was committed meanwhile, then
     read again on each notification or after ``poll_interval`` seconds. A lost connection is
     logged and retried every ``reconnect_interval`` seconds, forever; the position is kept,
@@ -88,7 +92,8 @@ class EventHub:
     ) -> None:
         self._reader = reader
         self._listen = listen
-        self._broadcast: Broadcast[FeedEvent] = Broadcast(buffer_size=buffer_size)
+        self._everyone: Broadcast[FeedEvent] = Broadcast(buffer_size=buffer_size)
+        self._owners: dict[uuid.UUID, Broadcast[FeedEvent]] = {}
         self._buffer_size = buffer_size
         self._poll_interval = poll_interval
         self._reconnect_interval = reconnect_interval
@@ -106,21 +111,29 @@ class EventHub:
     @property
     def closed(self) -> bool:
         """Whether the streams were ended (the server is stopping)."""
-        return self._broadcast.closed
+        return self._everyone.closed
 
     @property
     def subscriber_count(self) -> int:
         """How many streams are subscribed now."""
-        return self._broadcast.subscriber_count
+        return self._everyone.subscriber_count + sum(
+            broadcast.subscriber_count for broadcast in self._owners.values()
+        )
 
     @property
     def position(self) -> EventPosition | None:
         """The position of the last event read (None before the first read)."""
         return self._position
 
-    def subscribe(self) -> Subscription[FeedEvent]:
-        """Every event published from now on (ended at once after ``close``)."""
-        return self._broadcast.subscribe()
+    def subscribe(self, owner_id: uuid.UUID | None = None) -> Subscription[FeedEvent]:
+        """The events of ``owner_id`` published from now on, or every owner's (None); ended at
+        once after ``close``."""
+        if owner_id is None or self.closed:
+            return self._everyone.subscribe()
+        broadcast = self._owners.get(owner_id)
+        if broadcast is None:
+            broadcast = self._owners[owner_id] = Broadcast(buffer_size=self._buffer_size)
+        return broadcast.subscribe()
 
     def start(self) -> None:
         """Run the loop in a task of its own (until ``close``)."""
@@ -129,7 +142,10 @@ class EventHub:
 
     def close_streams(self) -> None:
         """End every subscription, and every later one at once: each stream ends cleanly."""
-        self._broadcast.close()
+        self._everyone.close()
+        for broadcast in self._owners.values():
+            broadcast.close()
+        self._owners.clear()
         self._stop.set()
 
     async def close(self) -> None:
@@ -175,12 +191,18 @@ class EventHub:
         while True:
             batch = await self._reader.after(self._position, limit=self._batch_size)
             for item in batch:
-                self._broadcast.publish(item)
+                self._everyone.publish(item)
+                owners = self._owners.get(item.owner_id)
+                if owners is not None:
+                    owners.publish(item)
             read += len(batch)
             if batch:
                 self._position = batch[-1].position
             if len(batch) < self._batch_size:
                 self.published += read
+                # Forget the broadcasts whose streams have all ended.
+                for owner_id in [o for o, b in self._owners.items() if not b.subscriber_count]:
+                    del self._owners[owner_id]
                 return read
 
 
@@ -228,7 +250,7 @@ class LiveEvents:
         server stops, the client leaves, or it falls behind (a ``dropped`` notice ends it)."""
         where = where or FeedFilter()
         try:
-            async with self._hub.subscribe() as live:  # 1. subscribe, before the replay reads
+            async with self._hub.subscribe(owner_id) as live:  # 1. subscribe, then replay
                 _logger.info(
                     "live events: a stream of %s opened (%d open)",
                     owner_id,

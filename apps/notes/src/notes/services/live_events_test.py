@@ -267,6 +267,25 @@ async def test_undecodable_events_are_skipped_and_read_past(hub, event_feed, mem
     assert await hub.catch_up() == 0
 
 
+async def test_another_accounts_burst_never_fills_a_streams_buffer(memory_db, event_feed, notes):
+    hub = make_hub(memory_db, event_feed, buffer_size=2)
+    await hub.catch_up()
+    live = LiveEvents(hub, event_feed)
+    try:
+        async with aclosing(live.stream(OWNER)) as stream:
+            await opened(stream)
+            for n in range(5):  # more than the buffer holds, all someone else's
+                await notes.create(OTHER_OWNER, contents=f"theirs {n}")
+            await hub.catch_up()
+            mine = await notes.create(OWNER, contents="mine")
+            await hub.catch_up()
+            item = await next_of(stream)
+            assert hub.subscriber_count == 1
+    finally:
+        await hub.close()
+    assert item.event.note_id == mine.id
+
+
 async def test_the_hub_wakes_on_notifications_and_reconnects_after_a_failure(
     memory_db, event_feed, notes
 ):
