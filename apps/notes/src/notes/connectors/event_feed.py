@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from notes.connectors.database import ReadPool, read_connection
+from notes.connectors.database import ReadPool, fetch_all, read_connection
 from notes.entities import NoteEvent
 from notes.entities.events import EventPosition, FeedEvent
 
@@ -71,12 +71,9 @@ class PooledEventFeed:
         sql = _AFTER
         if owner_id is not None:
             sql, params["owner_id"] = _OWNER_AFTER, owner_id
-        async with (
-            read_connection(self._pool) as connection,
-            connection.cursor(row_factory=dict_row) as cursor,
-        ):
-            await cursor.execute(sql, params)
-            return [_feed_event(row) for row in await cursor.fetchall()]
+        async with read_connection(self._pool) as connection:
+            rows = await fetch_all(connection, sql, params, dict_row)
+        return [_feed_event(row) for row in rows]
 
     async def position_of(self, owner_id: uuid.UUID, event_id: int) -> EventPosition | None:
         if not 0 < event_id < 2**63:

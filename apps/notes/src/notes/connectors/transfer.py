@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 
 from psycopg.rows import tuple_row
 
-from notes.connectors.database import ReadPool, raise_service_error, read_connection
+from notes.connectors.database import ReadPool, read_connection
 from notes.connectors.notes_repository import export_sql
 from notes.entities import NoteFilter
 
@@ -38,25 +38,21 @@ class PooledNoteExporter:
         self, owner_id: uuid.UUID, *, where: NoteFilter, batch_size: int
     ) -> AsyncGenerator[bytes, None]:
         sql, params = export_sql(owner_id, where)
-        try:
-            async with read_connection(self._pool) as connection, connection.transaction():
-                await connection.execute(
-                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-                )
-                await connection.execute("SET LOCAL TimeZone = 'UTC'")
-                async with connection.cursor(CURSOR_NAME, row_factory=tuple_row) as cursor:
-                    await cursor.execute(sql, params)
-                    rows = await cursor.fetchmany(batch_size)
-                    while rows:
-                        # The next FETCH runs while the consumer sends this batch.
-                        ahead = asyncio.ensure_future(cursor.fetchmany(batch_size))
-                        try:
-                            yield ("\n".join([row[0] for row in rows]) + "\n").encode()
-                        except BaseException:
-                            await asyncio.wait([ahead])  # let it end before the CLOSE
-                            if not ahead.cancelled():
-                                ahead.exception()  # retrieved: the export ends anyway
-                            raise
-                        rows = await ahead
-        except Exception as error:  # noqa: BLE001 - translated, or raised as it was
-            raise_service_error(error)
+        # read_connection turns a failure of the database into the service's error.
+        async with read_connection(self._pool) as connection, connection.transaction():
+            await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            await connection.execute("SET LOCAL TimeZone = 'UTC'")
+            async with connection.cursor(CURSOR_NAME, row_factory=tuple_row) as cursor:
+                await cursor.execute(sql, params)
+                rows = await cursor.fetchmany(batch_size)
+                while rows:
+                    # The next FETCH runs while the consumer sends this batch.
+                    ahead = asyncio.ensure_future(cursor.fetchmany(batch_size))
+                    try:
+                        yield ("\n".join([row[0] for row in rows]) + "\n").encode()
+                    except BaseException:
+                        await asyncio.wait([ahead])  # let it end before the CLOSE
+                        if not ahead.cancelled():
+                            ahead.exception()  # retrieved: the export ends anyway
+                        raise
+                    rows = await ahead

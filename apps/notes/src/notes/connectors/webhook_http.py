@@ -186,7 +186,8 @@ class AiohttpWebhookSender:
     async def _post(
         self, url: str, body: bytes, headers: Mapping[str, str], started: float
     ) -> SendResult:
-        host = URL(url).host or ""
+        target = URL(url)
+        host = target.host or ""
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
@@ -194,7 +195,7 @@ class AiohttpWebhookSender:
         else:
             check_addresses(host, [str(literal)], allow_loopback=self._allow_loopback)
         async with self._client().post(
-            url, data=body, headers=dict(headers), allow_redirects=False
+            target, data=body, headers=dict(headers), allow_redirects=False
         ) as answer:
             read = 0
             while read < self._max_response_bytes:

@@ -17,6 +17,3 @@ def configure_logging(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("notes").setLevel(level)
-    # httpx logs every request at INFO, with its URL: a webhook URL is its owner's to know,
-    # and the delivery worker sends hundreds a second. The service logs what matters itself.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
