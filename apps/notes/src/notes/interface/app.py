@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -85,6 +86,25 @@ async def ending_streams_on_signals(end_streams: Callable[[], None]) -> AsyncIte
                 signal.signal(sig, handler)
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between two collections of the youngest generation (Python's default: 700)."""
+
+
+def settle_garbage_collector() -> None:
+    """Once started: collect, freeze what start-up made (modules, the app, the pools), and
+    collect the youngest generation every 10,000 allocations instead of 700.
+
+    Frozen objects are left out of every later collection, so the collector's full passes no
+    longer walk the hundreds of thousands of objects that live as long as the process. With
+    1,000 event streams open, those passes were what made the slowest events late: p99 from
+    commit to the last client 0.5 s with Python's defaults, 0.2 s so (docs/benchmarks.md).
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Settings come from the environment unless given; nothing connects yet.
 
@@ -103,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.container = container = await bootstrap(settings)
         hub = container.live_events.hub
         hub.start()
+        settle_garbage_collector()
         _logger.info("%s is serving", settings.app_name)
         try:
             async with ending_streams_on_signals(hub.close_streams):

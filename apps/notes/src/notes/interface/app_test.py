@@ -1,7 +1,9 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
-"""The app refuses to start where its workers would each sign cursors with a key of their own."""
+"""The app's process: it refuses to start where its workers would each sign cursors with a key
+of their own, ends its streams on a stop signal, and settles its garbage collector."""
 
 import asyncio
+import gc
 import multiprocessing
 import signal
 
@@ -10,10 +12,12 @@ from pydantic import SecretStr
 
 from notes.core.config import Settings
 from notes.interface.app import (
+    GC_YOUNG_THRESHOLD,
     SharedSecretRequiredError,
     ending_streams_on_signals,
     one_of_several_workers,
     refuse_a_key_per_worker,
+    settle_garbage_collector,
 )
 
 URL = "postgresql://nobody@127.0.0.1:1/none"
@@ -75,3 +79,14 @@ async def test_off_the_main_thread_no_signal_handler_is_touched():
 
     during = await asyncio.to_thread(asyncio.run, in_a_thread())
     assert during is before
+
+
+def test_settling_the_collector_freezes_what_start_up_made_and_collects_less_often():
+    threshold = gc.get_threshold()
+    try:
+        settle_garbage_collector()
+        assert gc.get_freeze_count() > 10_000  # modules, classes, the app: left out from now on
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
