@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from types import TracebackType
 from typing import Generic, TypeVar
-
-import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from streams._errors import SlowConsumerError
 from streams._pull import aclose
@@ -17,23 +15,59 @@ from streams._pull import aclose
 T = TypeVar("T")
 
 
-@dataclass(eq=False)
-class _Channel(Generic[T]):
-    """A subscriber's buffer: anyio's bounded memory object stream, both of its ends."""
+class _Buffer(Generic[T]):
+    """A subscriber's buffer: at most ``size`` items, and the one task that waits on it.
 
-    send: MemoryObjectSendStream[T]
-    receive: MemoryObjectReceiveStream[T]
-    dropped: bool = False
+    Written by hand rather than taken from anyio's memory object streams: their ``receive``
+    looks the waiting task up in a ``WeakKeyDictionary`` every time it waits, which was a
+    third of an app process's CPU with 1,000 subscribers (libs/streams/README.md). Here a
+    wait is one future. An item is never handed to the waiter directly: it stays in the
+    buffer until taken, so a waiter that is cancelled loses nothing.
+    """
+
+    __slots__ = ("closed", "dropped", "items", "size", "waiter")
+
+    def __init__(self, size: int) -> None:
+        self.items: collections.deque[T] = collections.deque()
+        self.size = size
+        self.closed = False
+        self.dropped = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: T) -> bool:
+        """Add ``item``; False (and nothing added) when the buffer is full."""
+        if len(self.items) >= self.size:
+            return False
+        self.items.append(item)
+        self._wake()
+        return True
+
+    def close(self) -> None:
+        """No more items: the reader ends after those it holds."""
+        self.closed = True
+        self._wake()
 
     def drop(self) -> None:
         """End the subscription for falling behind; what it had not read is discarded now."""
         self.dropped = True
-        self.send.close()
-        while True:
+        self.items.clear()
+        self.close()
+
+    async def wait(self) -> bool:
+        """Wait until there is an item; False when there will be none (closed and empty)."""
+        while not self.items:
+            if self.closed:
+                return False
+            self.waiter = asyncio.get_running_loop().create_future()
             try:
-                self.receive.receive_nowait()
-            except anyio.EndOfStream:
-                return
+                await self.waiter
+            finally:
+                self.waiter = None
+        return True
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 class Broadcast(Generic[T]):
@@ -54,13 +88,13 @@ class Broadcast(Generic[T]):
         if buffer_size < 1:
             raise ValueError("buffer_size must be at least 1")
         self._buffer_size = buffer_size
-        self._channels: dict[_Channel[T], None] = {}  # an ordered set
+        self._buffers: dict[_Buffer[T], None] = {}  # an ordered set
         self._closed = False
 
     @property
     def subscriber_count(self) -> int:
         """How many subscriptions are open."""
-        return len(self._channels)
+        return len(self._buffers)
 
     @property
     def closed(self) -> bool:
@@ -73,32 +107,29 @@ class Broadcast(Generic[T]):
         Close it (``async with``, or ``aclose()``) when done; an unclosed subscription stays
         subscribed until it falls behind.
         """
-        send, receive = anyio.create_memory_object_stream[T](self._buffer_size)
-        channel = _Channel(send, receive)
+        buffer = _Buffer[T](self._buffer_size)
         if self._closed:
-            send.close()
+            buffer.close()
         else:
-            self._channels[channel] = None
-        return Subscription(channel, self._buffer_size, functools.partial(self._remove, channel))
+            self._buffers[buffer] = None
+        return Subscription(buffer, functools.partial(self._remove, buffer))
 
     def publish(self, item: T) -> None:
         """Put ``item`` in every subscriber's buffer; drop those whose buffer is full.
 
         Never waits. After :meth:`close` there is no subscriber left, and the item goes nowhere.
         """
-        for channel in list(self._channels):
-            try:
-                channel.send.send_nowait(item)
-            except anyio.WouldBlock:
-                self._remove(channel)
-                channel.drop()
+        full = [buffer for buffer in self._buffers if not buffer.put(item)]
+        for buffer in full:
+            self._remove(buffer)
+            buffer.drop()
 
     def close(self) -> None:
         """End every subscription after what its buffer holds; later ones start ended."""
         self._closed = True
-        for channel in self._channels:
-            channel.send.close()
-        self._channels.clear()
+        for buffer in self._buffers:
+            buffer.close()
+        self._buffers.clear()
 
     async def run(self, source: AsyncIterable[T]) -> None:
         """Publish every item of ``source``; when it ends, fails or is cancelled, close.
@@ -113,37 +144,75 @@ class Broadcast(Generic[T]):
             self.close()
             await aclose(iterator)
 
-    def _remove(self, channel: _Channel[T]) -> None:
-        self._channels.pop(channel, None)
+    def _remove(self, buffer: _Buffer[T]) -> None:
+        self._buffers.pop(buffer, None)
 
 
 class Subscription(AsyncIterator[T]):
     """The items a :class:`Broadcast` publishes, from the moment of subscribing.
 
-    Iterate it; the iteration ends when the broadcast closes (after the buffered items), or
-    raises :class:`SlowConsumerError` if this subscriber fell behind; either way the
-    subscription is closed then, as an async generator is. Made by :meth:`Broadcast.subscribe`,
-    not directly. Closing it unsubscribes at once.
+    Iterate it, or take its items in lists with :meth:`batches`; the iteration ends when the
+    broadcast closes (after the buffered items), or raises :class:`SlowConsumerError` if this
+    subscriber fell behind; either way the subscription is closed then, as an async generator
+    is. Made by :meth:`Broadcast.subscribe`, not directly. Closing it unsubscribes at once.
     """
 
-    def __init__(
-        self, channel: _Channel[T], buffer_size: int, unsubscribe: Callable[[], None]
-    ) -> None:
-        self._channel = channel
-        self._buffer_size = buffer_size
+    def __init__(self, buffer: _Buffer[T], unsubscribe: Callable[[], None]) -> None:
+        self._buffer = buffer
         self._unsubscribe = unsubscribe
 
+    @property
+    def buffered(self) -> int:
+        """How many items wait in the buffer."""
+        return len(self._buffer.items)
+
     async def __anext__(self) -> T:
+        if not await self._wait():
+            raise StopAsyncIteration
+        return self._buffer.items.popleft()
+
+    def batches(self, *, idle: float | None = None) -> AsyncGenerator[list[T], None]:
+        """The items in lists: each list holds every item buffered when it is taken.
+
+        It waits for one item, then takes those already in the buffer without waiting, so a
+        consumer that fell a few items behind catches up in one step instead of one per item.
+        With ``idle`` (seconds), an empty list comes whenever no item came for that long: a
+        heartbeat for a consumer that must show it is still there. It ends, raises
+        :class:`SlowConsumerError` and closes the subscription as iterating it does.
+        """
+        if idle is not None and idle <= 0:
+            raise ValueError("idle must be positive")
+        return self._batches(idle)
+
+    async def _batches(self, idle: float | None) -> AsyncGenerator[list[T], None]:
+        items = self._buffer.items
         try:
-            return await self._channel.receive.receive()
-        except anyio.EndOfStream:
-            # Like an async generator, an ended subscription closes itself.
+            while True:
+                try:
+                    async with asyncio.timeout(idle):
+                        ready = await self._wait()
+                except TimeoutError:
+                    yield []
+                    continue
+                if not ready:
+                    return
+                batch = list(items)
+                items.clear()
+                yield batch
+        finally:
             self._close()
-            if self._channel.dropped:
-                raise SlowConsumerError(self._buffer_size) from None
-            raise StopAsyncIteration from None
-        except anyio.ClosedResourceError:
-            raise StopAsyncIteration from None
+
+    async def _wait(self) -> bool:
+        """Wait for an item; at the end, close, and raise if it was dropped."""
+        if await self._buffer.wait():
+            return True
+        # Like an async generator, an ended subscription closes itself.
+        dropped = self._buffer.dropped
+        self._buffer.dropped = False  # raised once; the next read just ends
+        self._close()
+        if dropped:
+            raise SlowConsumerError(self._buffer.size)
+        return False
 
     async def aclose(self) -> None:
         """Unsubscribe and free the buffer; iterating afterwards yields nothing."""
@@ -151,8 +220,8 @@ class Subscription(AsyncIterator[T]):
 
     def _close(self) -> None:
         self._unsubscribe()
-        self._channel.send.close()
-        self._channel.receive.close()
+        self._buffer.items.clear()
+        self._buffer.close()
 
     async def __aenter__(self) -> Subscription[T]:
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from streams._pull import aclose
@@ -20,17 +20,21 @@ K = TypeVar("K", bound=Ordered)
 
 
 async def replay_then_live(
-    replay: AsyncIterable[T],
-    live: AsyncIterable[T],
+    replay: AsyncIterable[Sequence[T]],
+    live: AsyncIterable[Sequence[T]],
     *,
     key: Callable[[T], K],
     after: K | None = None,
-) -> AsyncGenerator[T, None]:
+) -> AsyncGenerator[list[T], None]:
     """The items of ``replay``, then those of ``live``, each only if its key is new.
 
-    An item is yielded only if its ``key`` is greater than ``after`` and than the key of every
-    item yielded before it; any other is a duplicate and is skipped. So the items that
-    ``live`` delivered while ``replay`` ran, and that ``replay`` also returned, come out once.
+    Both sources deliver items in batches (a page of the log, what a subscription had
+    buffered), and so does the stream: a list of the new items of each batch. An item is
+    kept only if its ``key`` is greater than ``after`` and than the key of every item before
+    it; any other is a duplicate and is skipped. So the items that ``live`` delivered while
+    ``replay`` ran, and that ``replay`` also returned, come out once. A batch whose items are
+    all duplicates yields nothing; an empty batch passes as an empty list (a heartbeat, such
+    as ``Subscription.batches(idle=...)`` sends).
 
     The caller's duties, for there to be no gap:
 
@@ -42,18 +46,25 @@ async def replay_then_live(
       at insert does not, when transactions commit out of order: use a key given in commit
       order.)
 
-    ``replay`` is closed as soon as it is exhausted, before the first live item; closing the
-    stream closes both. Memory: nothing is held beyond the last key.
+    ``replay`` is closed as soon as it is exhausted, before the first live batch; closing the
+    stream closes both. Memory: nothing is held beyond the last key and the batch at hand.
     """
     last = after
     replay_iterator, live_iterator = aiter(replay), aiter(live)
     try:
         for iterator in (replay_iterator, live_iterator):
-            async for item in iterator:
-                item_key = key(item)
-                if last is None or last < item_key:
-                    last = item_key
-                    yield item
+            async for batch in iterator:
+                if not batch:
+                    yield []
+                    continue
+                new: list[T] = []
+                for item in batch:
+                    item_key = key(item)
+                    if last is None or last < item_key:
+                        last = item_key
+                        new.append(item)
+                if new:
+                    yield new
             await aclose(iterator)
     finally:
         await aclose(replay_iterator)

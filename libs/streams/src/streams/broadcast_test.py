@@ -20,7 +20,7 @@ from streams.probe_test import (
 
 def buffered(subscription: Subscription[int]) -> int:
     """How many items wait in the subscription's buffer."""
-    return subscription._channel.receive.statistics().current_buffer_used
+    return subscription.buffered
 
 
 async def test_every_subscriber_gets_every_item_published_after_it_subscribed() -> None:
@@ -31,9 +31,10 @@ async def test_every_subscriber_gets_every_item_published_after_it_subscribed() 
     hub.publish(2)
     hub.close()
 
-    # Read to their end, they close themselves: anyio would warn of a buffer left open.
+    # Read to their end, they close themselves (unsubscribed).
     assert [item async for item in early] == [1, 2]
     assert [item async for item in late] == [2]
+    assert hub.subscriber_count == 0
 
 
 async def test_a_waiting_subscriber_is_woken_by_a_publish() -> None:
@@ -219,3 +220,87 @@ async def test_a_fast_source_drops_slow_subscribers_and_never_waits_for_them() -
     await cancel(running)
     for subscriber in subscribers:
         await subscriber.aclose()
+
+
+async def test_batches_take_everything_buffered_at_once() -> None:
+    hub = Broadcast[int](buffer_size=10)
+    subscription = hub.subscribe()
+    batches = subscription.batches()
+    for item in range(3):
+        hub.publish(item)
+
+    assert await anext(batches) == [0, 1, 2]
+    waiting = asyncio.create_task(anext(batches))
+    await turns()
+    hub.publish(3)
+    hub.publish(4)  # published before the woken consumer runs: it comes in the same batch
+    assert await waiting == [3, 4]
+    hub.close()
+    assert [batch async for batch in batches] == []
+    assert hub.subscriber_count == 0
+
+
+async def test_batches_send_an_empty_list_after_idle_seconds_without_an_item() -> None:
+    hub = Broadcast[int](buffer_size=10)
+
+    async with hub.subscribe() as subscription:
+        batches = subscription.batches(idle=0.01)
+        assert await anext(batches) == []  # nothing for 10 ms: a heartbeat
+        hub.publish(1)
+        assert await anext(batches) == [1]  # the wait that timed out lost nothing
+        waiting = asyncio.create_task(anext(batches))
+        await turns()
+        hub.publish(2)
+        assert await waiting == [2]
+        await batches.aclose()
+
+    assert hub.subscriber_count == 0
+
+
+async def test_batches_of_a_dropped_subscriber_raise_after_what_it_read() -> None:
+    hub = Broadcast[int](buffer_size=2)
+    subscription = hub.subscribe()
+    batches = subscription.batches()
+    hub.publish(1)
+    assert await anext(batches) == [1]
+    for item in range(2, 5):  # one more than the buffer holds
+        hub.publish(item)
+
+    with pytest.raises(SlowConsumerError):
+        await anext(batches)
+    assert hub.subscriber_count == 0
+
+
+async def test_cancelling_a_consumer_waiting_for_a_batch_unsubscribes_it() -> None:
+    hub = Broadcast[int](buffer_size=2)
+
+    async with no_task_left_behind():
+        task, received = await consume_in_task(hub.subscribe().batches(idle=60))
+        await turns()  # the consumer waits for the first item
+        assert hub.subscriber_count == 1
+        await cancel(task)
+
+    assert received == []
+    assert hub.subscriber_count == 0
+
+
+async def test_an_idle_under_zero_is_refused_at_the_call() -> None:
+    hub = Broadcast[int](buffer_size=2)
+
+    async with hub.subscribe() as subscription:
+        with pytest.raises(ValueError, match="idle must be positive"):
+            subscription.batches(idle=0)
+
+
+async def test_an_item_published_as_its_reader_is_cancelled_is_not_lost() -> None:
+    hub = Broadcast[int](buffer_size=2)
+
+    async with hub.subscribe() as subscription:
+        waiting = asyncio.create_task(anext(subscription))
+        await turns()  # the reader waits
+        hub.publish(1)  # wakes it...
+        waiting.cancel()  # ...and it is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+        assert await anext(subscription) == 1

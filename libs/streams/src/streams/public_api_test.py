@@ -42,8 +42,8 @@ def test_the_package_is_typed() -> None:
     assert (PACKAGE / "py.typed").is_file()
 
 
-def test_the_library_imports_only_the_standard_library_and_anyio() -> None:
-    allowed = set(sys.stdlib_module_names) | {"streams", "anyio"}
+def test_the_library_imports_only_the_standard_library() -> None:
+    allowed = set(sys.stdlib_module_names) | {"streams"}
     modules = [path for path in PACKAGE.glob("*.py") if not path.name.endswith("_test.py")]
     assert PACKAGE / "_broadcast.py" in modules
 

@@ -8,7 +8,9 @@ of ``buffer_size`` events, and one that falls further behind is dropped.
 
 ``LiveEvents.stream`` is one client's feed: it subscribes first, then replays the owner's
 events after the client's ``Last-Event-ID`` from the log, then goes on with the live events,
-through ``streams.replay_then_live``, which skips those that both gave. Positions are
+through ``streams.replay_then_live``, which skips those that both gave. It hands them on in
+batches: all that a stream's buffer holds when its turn comes, so that a stream that fell a
+few events behind (a busy process) catches up in one step, one write to its socket. Positions are
 ``(transaction id, event id)`` pairs read only below the oldest running transaction, so both
 sources deliver events in one order that no later commit can slip into: no gap, no duplicate.
 """
@@ -38,6 +40,9 @@ FEED_EVENT_TYPES: dict[str, str] = WEBHOOK_EVENT_TYPES
 READ_BATCH = 500
 """Events read from the log per query, by the hub and by a replay."""
 
+KEEPALIVE_SECONDS = 15.0
+"""A stream that sent nothing for this long sends a ``ping`` notice (docs/streams.md)."""
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -45,8 +50,9 @@ class Notice:
     once the stream is subscribed: every event committed from then on will come),
     ``resync`` (the events since its ``Last-Event-ID`` are gone: reload, then follow),
     ``dropped`` (it fell
-    behind and is disconnected), ``unavailable`` (the database failed during the replay) or
-    ``closing`` (the server is stopping)."""
+    behind and is disconnected), ``unavailable`` (the database failed during the replay),
+    ``closing`` (the server is stopping) or ``ping`` (nothing to send for a while: the
+    stream is still open)."""
 
     kind: str
     reason: str
@@ -209,9 +215,12 @@ class EventHub:
 class LiveEvents:
     """One client's feed: the owner's events after its ``Last-Event-ID``, then live ones."""
 
-    def __init__(self, hub: EventHub, reader: EventFeedReader) -> None:
+    def __init__(
+        self, hub: EventHub, reader: EventFeedReader, *, keepalive: float = KEEPALIVE_SECONDS
+    ) -> None:
         self._hub = hub
         self._reader = reader
+        self._keepalive = keepalive
 
     @property
     def hub(self) -> EventHub:
@@ -245,10 +254,15 @@ class LiveEvents:
         *,
         resume: EventPosition | Notice | None = None,
         where: FeedFilter | None = None,
-    ) -> AsyncGenerator[FeedEvent | Notice, None]:
+    ) -> AsyncGenerator[list[FeedEvent] | Notice, None]:
         """The owner's events (matching ``where``) after ``resume``, then live, until the
-        server stops, the client leaves, or it falls behind (a ``dropped`` notice ends it)."""
+        server stops, the client leaves, or it falls behind (a ``dropped`` notice ends it).
+
+        Events come in lists, never empty: each holds those ready at once (a page of the
+        replay, what the live buffer held). A ``ping`` notice comes after ``keepalive``
+        seconds with nothing sent."""
         where = where or FeedFilter()
+        clock = asyncio.get_running_loop().time
         try:
             async with self._hub.subscribe(owner_id) as live:  # 1. subscribe, then replay
                 _logger.info(
@@ -258,18 +272,25 @@ class LiveEvents:
                 )
                 yield Notice("open", "subscribed: every event committed from now on will follow")
                 after: EventPosition | None = None
-                replay: AsyncIterator[FeedEvent] = _nothing()
+                replay: AsyncIterator[list[FeedEvent]] = _nothing()
                 if isinstance(resume, Notice):
                     yield resume
                 elif resume is not None:
                     after = resume
                     replay = self._replay(owner_id, resume)  # 2. then read the log
-                feed = replay_then_live(replay, live, key=_position, after=after)
+                feed = replay_then_live(
+                    replay, live.batches(idle=self._keepalive), key=_position, after=after
+                )
+                sent = clock()
                 async with aclosing(feed):
                     try:
-                        async for item in feed:
-                            if _wanted(item, owner_id, where):
-                                yield item
+                        async for batch in feed:
+                            wanted = [item for item in batch if _wanted(item, owner_id, where)]
+                            # A heartbeat (nothing came for a while), or events all filtered
+                            # out for a while: a ping.
+                            if wanted or not batch or clock() - sent >= self._keepalive:
+                                sent = clock()
+                                yield wanted or PING
                     except SlowConsumerError:
                         _logger.info(
                             "live events: a stream of %s fell more than %d events behind: dropped",
@@ -294,15 +315,19 @@ class LiveEvents:
 
     async def _replay(
         self, owner_id: uuid.UUID, after: EventPosition
-    ) -> AsyncGenerator[FeedEvent, None]:
+    ) -> AsyncGenerator[list[FeedEvent], None]:
         position = after
         while True:
             batch = await self._reader.after(position, limit=READ_BATCH, owner_id=owner_id)
-            for item in batch:
-                yield item
+            if batch:
+                yield batch
             if len(batch) < READ_BATCH:
                 return
             position = batch[-1].position
+
+
+PING = Notice("ping", "nothing to send for a while; the stream is open")
+"""What a stream says when it has been silent for its keep-alive interval."""
 
 
 def _position(item: FeedEvent) -> EventPosition:
@@ -317,7 +342,7 @@ def _wanted(item: FeedEvent, owner_id: uuid.UUID, where: FeedFilter) -> bool:
     )
 
 
-async def _nothing() -> AsyncGenerator[FeedEvent, None]:
+async def _nothing() -> AsyncGenerator[list[FeedEvent], None]:
     return
     yield  # pragma: no cover - makes this an (empty) async generator
 

@@ -3,6 +3,7 @@
 
 import asyncio
 import uuid
+import weakref
 from contextlib import aclosing
 
 import pytest
@@ -37,9 +38,27 @@ async def hub(memory_db, event_feed):
     await hub.close()
 
 
+_pending: weakref.WeakKeyDictionary[object, list[object]] = weakref.WeakKeyDictionary()
+
+
 async def next_of(stream):
+    """The stream's next event or notice (a stream hands events on in lists)."""
+    pending = _pending.setdefault(stream, [])
+    if not pending:
+        async with asyncio.timeout(GUARD):
+            got = await anext(stream)
+        assert got != []  # never an empty list
+        pending.extend(got if isinstance(got, list) else [got])
+    return pending.pop(0)
+
+
+async def rest(stream):
+    """The stream's events and notices to its end."""
+    items = _pending.pop(stream, [])
     async with asyncio.timeout(GUARD):
-        return await anext(stream)
+        async for got in stream:
+            items.extend(got if isinstance(got, list) else [got])
+    return items
 
 
 async def opened(stream):
@@ -131,6 +150,42 @@ async def test_a_resumed_stream_replays_what_it_missed_then_goes_on_live_once_ea
     assert [item.position for item in got] == sorted(item.position for item in got)
 
 
+async def test_events_ready_at_once_come_in_one_list(hub, event_feed, notes):
+    live = LiveEvents(hub, event_feed)
+    async with aclosing(live.stream(OWNER)) as stream:
+        await opened(stream)
+        created = [await notes.create(OWNER, contents=f"n{n}") for n in range(3)]
+        await hub.catch_up()  # all three reach the stream's buffer before it runs
+        async with asyncio.timeout(GUARD):
+            batch = await anext(stream)
+    assert isinstance(batch, list)
+    assert note_ids(batch) == [note.id for note in created]
+
+
+async def test_a_silent_stream_sends_a_ping_and_a_filtered_out_one_too(hub, event_feed, notes):
+    live = LiveEvents(hub, event_feed, keepalive=0.2)
+    only_deletes = FeedFilter(types=frozenset({"note.deleted"}))
+    clock = asyncio.get_running_loop().time
+    async with aclosing(live.stream(OWNER, where=only_deletes)) as stream:
+        await opened(stream)
+        assert kinds([await next_of(stream)]) == ["ping"]  # nothing at all for 0.2 s
+        created = await notes.create(OWNER, contents="not a delete")
+        await hub.catch_up()
+        started = clock()
+        while clock() - started < 0.25:  # events the filter leaves out, for longer than 0.2 s
+            await notes.update(OWNER, created.id, contents=f"edit {clock()}")
+            await hub.catch_up()
+            await asyncio.sleep(0.02)  # fewer than the buffer's 64 events in all
+        # Those events were read and none sent for 0.2 s: a ping at once, not after 0.2 s more.
+        async with asyncio.timeout(0.15):
+            pinged = await next_of(stream)
+        await notes.delete(OWNER, created.id)
+        await hub.catch_up()
+        deleted = await next_of(stream)
+    assert kinds([pinged]) == ["ping"]
+    assert deleted.event.type == "NoteDeleted"
+
+
 async def test_a_last_event_id_the_log_does_not_hold_gets_a_resync_notice(
     hub, event_feed, notes, memory_db
 ):
@@ -200,7 +255,7 @@ async def test_a_client_that_falls_behind_gets_a_dropped_notice_and_its_stream_e
         for n in range(3):
             await notes.create(OWNER, contents=f"n{n}")
         await hub.catch_up()  # 3 events: 2 fill the buffer, 1 overflows
-        got = [item async for item in stream]
+        got = await rest(stream)
     assert isinstance(got[-1], Notice)
     assert got[-1].kind == "dropped"
     assert "2 events behind" in got[-1].reason
@@ -218,10 +273,10 @@ async def test_closing_the_hub_ends_every_stream_with_a_closing_notice(hub, even
         hub.close_streams()
         notices = [await next_of(one), await next_of(two)]
         assert kinds(notices) == ["closing", "closing"]
-        assert [item async for item in one] == []
+        assert await rest(one) == []
     assert hub.closed
     async with aclosing(live.stream(OWNER)) as late:  # a stream opened afterwards ends at once
-        assert kinds([item async for item in late]) == ["open", "closing"]
+        assert kinds(await rest(late)) == ["open", "closing"]
 
 
 async def test_a_stream_whose_replay_fails_ends_with_an_unavailable_notice(
@@ -232,7 +287,7 @@ async def test_a_stream_whose_replay_fails_ends_with_an_unavailable_notice(
     resume = await live.resume_from(OWNER, str(max(memory_db.events)))
     event_feed.unreachable = True
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
-        got = [item async for item in stream]
+        got = await rest(stream)
     assert kinds(got) == ["open", "unavailable"]
     assert hub.subscriber_count == 0
 
@@ -248,7 +303,7 @@ async def test_a_long_replay_is_read_in_batches(hub, event_feed, notes, memory_d
     reads = event_feed.reads
     hub.close_streams()  # the live part ends at once
     async with aclosing(live.stream(OWNER, resume=resume)) as stream:
-        got = [item async for item in stream]
+        got = await rest(stream)
     assert note_ids(got) == [None, *(n.id for n in missed), None]
     assert kinds(got)[-1] == "closing"
     assert event_feed.reads - reads == 3  # 2, 2, then 1: fewer than a batch, so the end
