@@ -172,7 +172,7 @@ async def test_bootstrap_refuses_settings_that_exceed_the_servers_connections(
     with pytest.raises(ConnectionBudgetError) as refused:
         await bootstrap(too_many)
     message = str(refused.value)
-    assert "open up to 26026 connections" in message
+    assert "open up to 26028 connections" in message
     assert "(NOTES_API_PROCESSES 1000 + NOTES_WORKER_PROCESSES 1) x 25" in message
     assert "max_connections" in message
 

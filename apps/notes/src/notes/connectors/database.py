@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.expression import ClauseElement
 
-from notes.core.config import Settings
+from notes.core.config import API_OWN_CONNECTIONS, WORKER_OWN_CONNECTIONS, Settings
 from notes.core.errors import (
     CommitOutcomeUnknownError,
     DatabaseTimeoutError,
@@ -283,9 +283,10 @@ async def check_connection_budget(engine: AsyncEngine, settings: Settings) -> No
             f"(NOTES_API_PROCESSES {settings.api_processes} + NOTES_WORKER_PROCESSES "
             f"{settings.worker_processes}) x {per_process} (2 x NOTES_DB_POOL_SIZE "
             f"{settings.db_pool_size} + NOTES_DB_MAX_OVERFLOW {settings.db_max_overflow}) + "
-            f"{settings.api_processes + settings.worker_processes} (a LISTEN connection per "
-            "process: the event worker's, the live event feed's). Lower the pool "
-            "settings, or raise max_connections"
+            f"{settings.api_processes} x {API_OWN_CONNECTIONS} (an API process's live event "
+            f"feed) + {settings.worker_processes} x {WORKER_OWN_CONNECTIONS} (a worker's "
+            "dispatch LISTEN and its delivery consumer's two). Lower the pool settings, or "
+            "raise max_connections"
         )
         raise ConnectionBudgetError(msg)
     _logger.info(

@@ -12,6 +12,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
+API_OWN_CONNECTIONS = 1
+"""Connections an API process opens besides its pools: the live event feed's LISTEN."""
+
+WORKER_OWN_CONNECTIONS = 3
+"""Connections an event worker opens besides its pools: the dispatcher's LISTEN, and the
+webhook delivery consumer's two (pgqueuer's statements and its LISTEN)."""
+
+
 class Settings(BaseSettings):
     """The service's settings; each field is read from ``NOTES_<FIELD>``."""
 
@@ -133,8 +141,12 @@ class Settings(BaseSettings):
         return 2 * self.db_pool_size + self.db_max_overflow
 
     def connection_budget(self) -> int:
-        """The most connections the deployment opens: every API and worker process, and each
-        one's LISTEN connection besides (a worker's for dispatch, an API process's for the
-        live event feed)."""
+        """The most connections the deployment opens: every API and worker process's pools,
+        and the connections each opens besides them (``API_OWN_CONNECTIONS``,
+        ``WORKER_OWN_CONNECTIONS``)."""
         processes = self.api_processes + self.worker_processes
-        return processes * self.connections_per_process() + processes
+        return (
+            processes * self.connections_per_process()
+            + self.api_processes * API_OWN_CONNECTIONS
+            + self.worker_processes * WORKER_OWN_CONNECTIONS
+        )

@@ -46,7 +46,8 @@ def test_the_connection_budget_counts_every_pool_of_every_process():
         worker_processes=2,
     )
     assert settings.connections_per_process() == 2 * 7 + 3
-    assert settings.connection_budget() == (4 + 2) * 17 + 4 + 2  # and a LISTEN per process
+    # And what each opens besides: an API process's feed, a worker's LISTEN and consumer.
+    assert settings.connection_budget() == (4 + 2) * 17 + 4 * 1 + 2 * 3
 
 
 def test_the_default_deployment_fits_a_default_postgresql(monkeypatch):
