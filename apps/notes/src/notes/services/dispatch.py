@@ -23,6 +23,7 @@ import random
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -348,7 +349,9 @@ class EventWorker:
 
     It listens for notifications and dispatches when one arrives, and at least every
     ``poll_interval`` seconds in case one was lost (which also picks up retries as they fall
-    due). With a ``pruner``, it prunes old events every ``prune_interval`` seconds. After
+    due). With a ``pruner``, it prunes old events every ``prune_interval`` seconds, in a task
+    of its own: a prune that fails is logged and tried again later, and never holds up
+    dispatch nor makes the worker reconnect. After
     every (re)connection it first catches up with whatever is pending, since notifications
     sent while nobody listened are gone. A lost connection is retried every
     ``reconnect_interval`` seconds, forever.
@@ -372,10 +375,36 @@ class EventWorker:
         self._stop_check_interval = stop_check_interval
         self._pruner = pruner
         self._prune_interval = prune_interval
-        self._next_prune = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; the batch being published then is finished first."""
+        pruning = None
+        if self._pruner is not None:
+            pruning = asyncio.create_task(self._prune_now_and_then(self._pruner, stop))
+        try:
+            await self._dispatch_until(stop)
+        finally:
+            if pruning is not None:
+                pruning.cancel()  # a prune under way is rolled back; the next one redoes it
+                with suppress(asyncio.CancelledError):
+                    await pruning
+
+    async def _prune_now_and_then(self, pruner: EventPruner, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await pruner.prune()
+            except Exception as error:  # noqa: BLE001 - logged; old events wait for the next try
+                _logger.warning(
+                    "pruning old events failed (%s: %s); trying again in %s s",
+                    type(error).__name__,
+                    str(error).strip().splitlines()[0] if str(error).strip() else "",
+                    self._prune_interval,
+                )
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self._prune_interval):
+                    await stop.wait()
+
+    async def _dispatch_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._listen_and_dispatch(stop)
@@ -403,6 +432,3 @@ class EventWorker:
                 if woken or time.monotonic() >= next_poll:
                     await self._dispatcher.dispatch_pending(stop)
                     next_poll = time.monotonic() + self._poll_interval
-                if self._pruner is not None and time.monotonic() >= self._next_prune:
-                    self._next_prune = time.monotonic() + self._prune_interval
-                    await self._pruner.prune()

@@ -695,5 +695,37 @@ async def test_the_worker_prunes_dispatched_events_as_it_goes(memory_db):
     assert memory_db.processed == {}
 
 
+async def test_a_prune_that_fails_is_logged_and_never_holds_up_dispatch(memory_db, caplog):
+    class FailingPruner(EventPruner):
+        calls = 0
+
+        async def prune(self):
+            self.calls += 1
+            raise ConnectionError("canceling statement due to statement timeout")
+
+    pruner = FailingPruner(
+        memory_db.unit_of_work, retention=timedelta(0), parked_retention=timedelta(0)
+    )
+    dispatcher = Dispatcher(memory_db.unit_of_work, build_bus(memory_db.unit_of_work))
+    events_worker = EventWorker(
+        dispatcher, memory_db.listen, poll_interval=0.05, pruner=pruner, prune_interval=0.01
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(events_worker.run(stop))
+    try:
+        await until(lambda: _true(pruner.calls >= 3))  # it keeps trying
+        await NotesService(memory_db.unit_of_work).create(OWNER, contents="#still")
+        await until(lambda: _has_tag(memory_db, "still"))  # and dispatch goes on meanwhile
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert "pruning old events failed (ConnectionError: canceling statement" in caplog.text
+    assert "lost the database" not in caplog.text  # the worker never reconnected for it
+
+
+async def _true(value):
+    return value
+
+
 async def _no_events(memory_db):
     return not memory_db.events
