@@ -18,6 +18,7 @@ batches.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import random
 import time
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import TracebackType
 
 from eventing import EventBus
 
@@ -66,7 +68,11 @@ def describe(error: BaseException) -> str:
     """What is kept of a failure: its summary, then the end of its traceback; bounded."""
     # The last frames of this exception alone: its causes and contexts are in its message
     # (a driver's error is in SQLAlchemy's), and a whole chain costs milliseconds to render.
-    trace = "".join(traceback.format_exception(error, limit=-TRACE_FRAMES, chain=False))
+    # The traceback is cut to those frames before it is rendered: rendering looks up every
+    # frame's source positions, and a failure found by halving a batch is dozens deep.
+    trace = "".join(
+        traceback.format_exception(type(error), error, _innermost(error.__traceback__), chain=False)
+    )
     text = f"{summary(error, ERROR_TEXT_MAX // 4)}\n{trace}"
     return (
         text
@@ -75,6 +81,15 @@ def describe(error: BaseException) -> str:
         + "\n..."
         + (trace[-(ERROR_TEXT_MAX - ERROR_TEXT_MAX // 4 - 5) :])
     )
+
+
+def _innermost(tb: TracebackType | None, frames: int = TRACE_FRAMES) -> TracebackType | None:
+    """The last ``frames`` entries of the traceback ``tb`` (its tail, from that entry on)."""
+    entries: collections.deque[TracebackType] = collections.deque(maxlen=frames)
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    return entries[0] if entries else None
 
 
 @dataclass(frozen=True)

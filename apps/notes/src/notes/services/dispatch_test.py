@@ -15,11 +15,13 @@ from notes.core.ids import uuid7
 from notes.entities import Note, NoteCreated, NoteEvent
 from notes.services.dead_letters import DeadLetters
 from notes.services.dispatch import (
+    TRACE_FRAMES,
     BatchReport,
     Dispatcher,
     EventPruner,
     EventWorker,
     RetryPolicy,
+    describe,
 )
 from notes.services.listeners import NOTE_EVENTS, build_bus, once
 from notes.services.notes import NotesService, RecordedResponse
@@ -119,9 +121,9 @@ async def test_a_listener_naming_its_bad_event_holds_back_only_that_one(memory_d
     [still_pending] = await pending(memory_db)
     assert still_pending not in after
     assert len(after) == 3
-    # The batch, then its halves in savepoints, depth first: [bad, good0] fails, so [bad]
-    # fails and [good0] succeeds; then [good1, good2] succeeds.
-    assert shares == [4, 2, 1, 1, 2]
+    # The batch, then its halves in savepoints: [bad, good0] fails and [good1, good2]
+    # succeeds; then the failed half's halves: [bad] fails and [good0] succeeds.
+    assert shares == [4, 2, 2, 1, 1]
     warnings = [r.getMessage() for r in caplog.records if r.name == "notes.services.dispatch"]
     assert warnings == [
         (
@@ -729,3 +731,22 @@ async def _true(value):
 
 async def _no_events(memory_db):
     return not memory_db.events
+
+
+def test_a_failure_is_described_by_its_message_and_its_innermost_frames_only():
+    def deep(n):
+        if n == 0:
+            raise RuntimeError("the innermost failure")
+        deep(n - 1)
+
+    try:
+        deep(50)
+    except RuntimeError as error:
+        text = describe(error)
+    assert text.startswith("RuntimeError: the innermost failure\nTraceback")
+    # The last frames, not the 51 of them: 3 shown of the repeated call, 4 more counted, and
+    # the raise (Python folds a line repeated more than 3 times).
+    assert text.count("in deep") + 4 == TRACE_FRAMES
+    assert "[Previous line repeated 4 more times]" in text
+    assert 'raise RuntimeError("the innermost failure")' in text
+    assert "test_a_failure_is_described" not in text  # the outermost frame is left out

@@ -106,24 +106,29 @@ def once(name: str, effect: Effect, uow: UnitsOfWork, *, needed: Needed | None =
             await effect(work, [event for event in events if event.id in new])
         return bool(new)
 
+    async def attempt(work: UnitOfWork, part: Sequence[NoteEvent]) -> BaseException | None:
+        """Apply ``part`` in a savepoint; its error, or None if it went through."""
+        try:
+            async with work.savepoint():
+                await apply(work, part)
+        except Exception as error:  # noqa: BLE001 - any failure of the effect is the events'
+            return error
+        return None
+
     async def isolate(
         work: UnitOfWork, events: Sequence[NoteEvent], failures: dict[int, BaseException]
     ) -> None:
-        for part in (events[: len(events) // 2], events[len(events) // 2 :]):
-            if not part:
-                continue
-            try:
-                async with work.savepoint():
-                    await apply(work, part)
-            except Exception as error:  # noqa: BLE001 - any failure of the effect is the event's
-                failed: BaseException | None = error
-            else:
-                failed = None
-            if failed is None:
-                continue
-            # Outside the except block, so a failure found deeper is not chained to this one.
+        halves = (events[: len(events) // 2], events[len(events) // 2 :])
+        failed = [(part, error) for part in halves if part and (error := await attempt(work, part))]
+        for part, error in failed:
             if len(part) == 1 and part[0].id is not None:
-                failures[part[0].id] = failed
+                failures[part[0].id] = error
+            elif len(failed) == 2:
+                # Both halves failed: the faults are dense here, and trying each event alone
+                # takes fewer tries than halving on (a batch of 100 bad events: 100, not 198).
+                for event in part:
+                    if event.id is not None and (alone := await attempt(work, [event])):
+                        failures[event.id] = alone
             else:
                 await isolate(work, part, failures)
 

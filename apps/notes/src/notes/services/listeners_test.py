@@ -213,6 +213,47 @@ async def test_a_failed_batch_is_split_in_savepoints_so_only_the_bad_events_are_
     assert again.value.failures.keys() == bad
 
 
+async def test_where_both_halves_fail_each_event_is_tried_alone_and_else_halving_goes_on(
+    memory_db, service
+):
+    for i in range(16):
+        await service.create(OWNER, contents=f"#t{i}")
+    batch = await events(memory_db)
+    ids = [e.id for e in batch]
+    shares: list[list[int]] = []
+
+    def picky(bad):
+        async def effect(uow, events):
+            shares.append([e.id for e in events])
+            if any(e.id in bad for e in events):
+                raise RuntimeError("bad event")
+
+        return effect
+
+    dense = set(ids[:8]) | {ids[9]}  # both halves of the batch fail
+    with pytest.raises(EventsFailedError) as failed:
+        await once("dense", picky(dense), memory_db.unit_of_work)(batch)
+    assert failed.value.failures.keys() == dense
+    assert shares == [ids, ids[:8], ids[8:], *([i] for i in ids)]  # 19 tries; halving: 25
+
+    shares.clear()
+    sparse = {ids[3]}  # one half fails: it is halved, down to the event
+    with pytest.raises(EventsFailedError) as failed:
+        await once("sparse", picky(sparse), memory_db.unit_of_work)(batch)
+    assert failed.value.failures.keys() == sparse
+    assert shares == [
+        ids,
+        ids[:8],
+        ids[8:],
+        ids[:4],
+        ids[4:8],
+        ids[:2],
+        ids[2:4],
+        ids[2:3],
+        ids[3:4],
+    ]
+
+
 async def test_a_failure_that_does_not_recur_when_split_leaves_the_batch_handled(
     memory_db, service
 ):
