@@ -14,6 +14,8 @@ import asyncio
 import logging
 import signal
 
+import uvloop
+
 from notes.bootstrap import bootstrap, delivery_worker, event_worker
 from notes.core.config import Settings
 from notes.core.logging import configure_logging
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.parse_args(argv)
     settings = Settings()  # from NOTES_* variables
     configure_logging(settings.log_level)
-    asyncio.run(run(settings))
+    uvloop.run(run(settings))  # the loop the API runs on too (through uvicorn)
 
 
 if __name__ == "__main__":
