@@ -12,10 +12,13 @@ the server ``NOTES_DATABASE_URL`` names (``make bench_events`` points it at the 
 2. Delay: with that worker running, creates ``--paced`` notes one at a time, ``--rate`` per
    second, and measures from each commit to its event's ``dispatched_at`` (set once the last
    listener has committed).
-3. Poison, side by side with 1: in a second database of its own, a trigger on ``note_tags``
-   raises for the tag ``#poison``, so the tag listener fails on every note carrying it. The
-   backlog is the same ``--backlog`` notes plus ``--poison`` poisoned ones, one in every
-   ``(backlog + poison) / poison`` events, interleaved. The worker runs with 3 attempts and
+3. Poison, side by side with 1: in a second database of its own, the same ``--backlog`` notes
+   plus ``--poison`` notes tagged ``#poison``, one in every ``(backlog + poison) / poison``
+   events (``--layout interleaved``) or all recorded first (``--layout first``). With
+   ``--poison-in listener`` (the default) the worker is ``bench/poison_worker.py``: the real
+   listeners plus one that raises in Python for every poisoned event. With ``--poison-in
+   database`` it is the real worker, and a trigger on ``note_tags`` raises for the tag, so
+   the tag listener's own statement fails inside PostgreSQL. The worker runs with 3 attempts and
    short delays (0.5 s doubling to 2 s), so the poisoned events are parked within seconds.
    Reported: the throughput of the normal events (normal events / time from the first
    listener record to the last normal event dispatched), its ratio to run 1, and when the
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import localpg
 from common import bench_account, machine, migrate
@@ -112,9 +116,14 @@ async def record_backlog(  # noqa: PLR0913 - the shape of the backlog
         )
 
 
-def start_worker(container: Container, batch_size: int, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "notes.worker"],
+POISON_WORKER = str(Path(__file__).resolve().parent / "poison_worker.py")
+
+
+def start_worker(
+    container: Container, batch_size: int, *command: str, **env: str
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - this interpreter, with a fixed module or script
+        [sys.executable, *(command or ("-m", "notes.worker"))],
         env={
             **os.environ,
             "NOTES_DATABASE_URL": container.settings.database_url,
@@ -153,20 +162,29 @@ async def throughput(
 
 
 async def poisoned_throughput(  # noqa: PLR0913 - the run's settings
-    url: str, backlog: int, poison: int, batch_size: int, *, clean_rate: float, layout: str
+    url: str,
+    backlog: int,
+    poison: int,
+    batch_size: int,
+    *,
+    clean_rate: float,
+    layout: str,
+    poison_in: str,
 ) -> None:
     settings = Settings(database_url=url)
     container = await bootstrap(settings)
     rng = random.Random(42)  # noqa: S311 - benchmark data, not security
     worker = None
     try:
-        async with container.engine.begin() as conn:
-            await conn.execute(text(POISON_TRIGGER))
+        if poison_in == "database":
+            async with container.engine.begin() as conn:
+                await conn.execute(text(POISON_TRIGGER))
         await record_backlog(container, bench_account(url).id, backlog, poison, rng, layout=layout)
         started = time.monotonic()
         worker = start_worker(
             container,
             batch_size,
+            *((POISON_WORKER,) if poison_in == "listener" else ()),
             NOTES_EVENT_MAX_ATTEMPTS="3",
             NOTES_EVENT_RETRY_BASE_SECONDS="0.5",
             NOTES_EVENT_RETRY_MAX_SECONDS="2",
@@ -194,7 +212,8 @@ async def poisoned_throughput(  # noqa: PLR0913 - the run's settings
         rate = normal / seconds
         steady = normal / (last_normal - first_normal).total_seconds()
         print(
-            f"poison ({layout}): {normal} normal events in {seconds:.2f} s = {rate:,.0f} events/s "
+            f"poison ({layout}, in the {poison_in}): {normal} normal events in {seconds:.2f} s "
+            f"= {rate:,.0f} events/s "
             f"({clean_rate / rate:.2f}x slower than without poison) among {poison} poisoned "
             f"ones; {parked} parked after 3 attempts each, the last "
             f"{(last_parked - first).total_seconds():.1f} s after the first listener record "
@@ -265,6 +284,7 @@ async def run(url: str, options: argparse.Namespace) -> None:
                 options.batch_size,
                 clean_rate=rate,
                 layout=options.layout,
+                poison_in=options.poison_in,
             )
         finally:
             localpg.drop_database(server, POISON_DATABASE)
@@ -294,6 +314,13 @@ def main() -> None:
         choices=["interleaved", "first"],
         default="interleaved",
         help="poisoned events spread evenly among the others, or all recorded first",
+    )
+    parser.add_argument(
+        "--poison-in",
+        choices=["listener", "database"],
+        default="listener",
+        help="what fails on a poisoned event: a listener raising in Python, or a trigger "
+        "failing the tag listener's statement in PostgreSQL",
     )
     options = parser.parse_args()
 

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from eventing import EventBus
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notes.connectors.accounts_repository import PooledTokenReader
@@ -35,6 +36,7 @@ from notes.connectors.unit_of_work import SqlUnitOfWork
 from notes.connectors.webhook_http import AiohttpWebhookSender, SystemResolver
 from notes.connectors.webhooks_repository import PooledDeliveryReader
 from notes.core.config import Settings
+from notes.entities import NoteEvent
 from notes.services.accounts import AccountsService
 from notes.services.counts import CountsService
 from notes.services.cursors import CursorCodec
@@ -184,12 +186,13 @@ async def bootstrap(settings: Settings) -> Container:
     return container
 
 
-def event_worker(container: Container) -> EventWorker:
-    """The worker that dispatches committed events to the listeners."""
+def event_worker(container: Container, bus: EventBus[NoteEvent] | None = None) -> EventWorker:
+    """The worker that dispatches committed events to the listeners (``build_bus``'s, unless
+    another ``bus`` is given)."""
     settings = container.settings
     dispatcher = Dispatcher(
         container.uow,
-        build_bus(container.uow),
+        bus if bus is not None else build_bus(container.uow),
         batch_size=settings.worker_batch_size,
         policy=RetryPolicy(
             max_attempts=settings.event_max_attempts,

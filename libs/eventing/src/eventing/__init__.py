@@ -5,6 +5,7 @@ from eventing._errors import (
     CycleError,
     DuplicateListenerError,
     EventingError,
+    PartialFailureError,
     UnknownListenerError,
 )
 from eventing._result import BatchResult, DispatchResult
@@ -16,5 +17,6 @@ __all__ = [
     "DuplicateListenerError",
     "EventBus",
     "EventingError",
+    "PartialFailureError",
     "UnknownListenerError",
 ]

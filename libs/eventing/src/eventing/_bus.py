@@ -14,6 +14,7 @@ import networkx as nx
 from eventing._errors import (
     CycleError,
     DuplicateListenerError,
+    PartialFailureError,
     UnknownListenerError,
 )
 from eventing._mermaid import render_mermaid
@@ -225,11 +226,13 @@ class EventBus(Generic[E]):
         A listener's share is the events of the batch that reach it, in the order given.
         The layers are those of the listeners the whole batch reaches, so a listener runs
         after everything it comes after, for the batch as a whole. Failures are per
-        listener and per batch: a listener that raises (for a plain handler: on any event
-        of its share, which ends its share there) is recorded as failed, and every
+        listener and per batch: a listener that raises is recorded as failed, and every
         listener that comes after it is skipped for the whole batch, including for events
-        that did not reach the failed one. As ``publish``, it never raises for a listener
-        failure, and an empty batch reaches nothing.
+        that did not reach the failed one. A plain handler is called on every event of its
+        share, one after the other, whichever of them raise: if some do (and the share
+        holds more than one event), its failure is a ``PartialFailureError`` naming each of
+        them, so the caller knows the others were handled. As ``publish``, it never raises
+        for a listener failure, and an empty batch reaches nothing.
         """
         batch = tuple(events)
         outcome = await self._run(batch)
@@ -325,9 +328,10 @@ async def _deliver(
     try:
         if listener.batch:
             await listener.handler(share)
+        elif len(share) == 1:
+            await listener.handler(share[0])
         else:
-            for event in share:
-                await listener.handler(event)
+            await _each(listener, share)
     except Exception as exc:
         # One bounded line: the failure is in the result, for the caller to report or retry;
         # the traceback goes to DEBUG, so a listener failing on every retry floods no log.
@@ -338,3 +342,15 @@ async def _deliver(
         )
         logger.debug("listener %r failed", listener.name, exc_info=exc)
         failed[listener.name] = exc
+
+
+async def _each(listener: _Listener, share: tuple[object, ...]) -> None:
+    """Call a plain handler on every event of its share; the events it raised on, if any."""
+    failures: list[tuple[object, Exception]] = []
+    for event in share:
+        try:
+            await listener.handler(event)
+        except Exception as exc:  # noqa: BLE001 - named in the listener's failure, below
+            failures.append((event, exc))
+    if failures:
+        raise PartialFailureError(failures)

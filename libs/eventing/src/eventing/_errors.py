@@ -37,3 +37,19 @@ class UnknownListenerError(EventingError):
             for listener, unknown in self.missing
         )
         super().__init__(f"unregistered listeners named in 'after': {details}")
+
+
+class PartialFailureError(EventingError):
+    """A plain listener raised on some events of a batch and handled the others.
+
+    ``publish_batch`` calls a plain (one-event) handler on each event of its share in turn;
+    when some of those calls raise, the listener's failure is this error, naming each event
+    it raised on, with that error, in the order of the share.
+    """
+
+    def __init__(self, failures: Sequence[tuple[object, Exception]]) -> None:
+        first = failures[0][1] if failures else None
+        reason = f"{type(first).__name__}: {str(first).strip()[:100]}" if first else ""
+        super().__init__(f"failed on {len(failures)} event(s) of the batch; the first: {reason}")
+        self.failures: tuple[tuple[object, Exception], ...] = tuple(failures)
+        """Each event the listener raised on, with what it raised."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
-from eventing import BatchResult, EventBus
+from eventing import BatchResult, EventBus, PartialFailureError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,20 +119,54 @@ async def test_a_failure_skips_its_dependants_for_the_whole_batch(
     )
 
 
-async def test_a_plain_listener_stops_its_share_at_the_first_failure() -> None:
+async def test_a_plain_listener_handles_its_whole_share_and_names_the_events_it_failed_on() -> None:
     seen: list[object] = []
+    errors = {2: BoomError("two"), 4: BoomError("four")}
 
-    async def fails_on_two(event: object) -> None:
+    async def fails_on_two_and_four(event: object) -> None:
         seen.append(event)
-        if event == Ping(2):
-            raise BoomError
+        if isinstance(event, Ping) and event.n in errors:
+            raise errors[event.n]
 
     bus: EventBus[object] = EventBus()
-    bus.subscribe("picky", fails_on_two, events=(Ping,))
+    bus.subscribe("picky", fails_on_two_and_four, events=(Ping,))
+    bus.subscribe_batch("after_picky", batch_recorder([], "after_picky"), after=("picky",))
 
-    result = await bus.publish_batch([Ping(1), Ping(2), Ping(3)])
+    result = await bus.publish_batch([Ping(1), Ping(2), Ping(3), Ping(4)])
 
-    assert list(result.failed) == ["picky"]
+    assert seen == [Ping(1), Ping(2), Ping(3), Ping(4)]
+    failure = result.failed["picky"]
+    assert isinstance(failure, PartialFailureError)
+    assert failure.failures == ((Ping(2), errors[2]), (Ping(4), errors[4]))
+    assert "failed on 2 event(s) of the batch; the first: BoomError: two" in str(failure)
+    assert result.skipped == ("after_picky",)
+
+
+async def test_a_plain_listener_failing_on_a_batch_of_one_fails_with_its_own_error() -> None:
+    async def fails(event: object) -> None:
+        raise BoomError(str(event))
+
+    bus: EventBus[object] = EventBus()
+    bus.subscribe("picky", fails, events=(Ping,))
+
+    result = await bus.publish_batch([Ping(1)])
+
+    assert isinstance(result.failed["picky"], BoomError)
+
+
+async def test_cancellation_in_a_plain_listener_stops_its_share_and_propagates() -> None:
+    seen: list[object] = []
+
+    async def cancelled_on_two(event: object) -> None:
+        seen.append(event)
+        if event == Ping(2):
+            raise asyncio.CancelledError
+
+    bus: EventBus[object] = EventBus()
+    bus.subscribe("picky", cancelled_on_two, events=(Ping,))
+
+    with pytest.raises(asyncio.CancelledError):
+        await bus.publish_batch([Ping(1), Ping(2), Ping(3)])
     assert seen == [Ping(1), Ping(2)]
 
 

@@ -19,6 +19,7 @@ def test_public_names_are_exactly_those_in_all() -> None:
         "DuplicateListenerError",
         "EventBus",
         "EventingError",
+        "PartialFailureError",
         "UnknownListenerError",
     }
     assert len(eventing.__all__) == len(set(eventing.__all__))

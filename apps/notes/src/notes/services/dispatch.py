@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import TracebackType
 
-from eventing import EventBus
+from eventing import EventBus, PartialFailureError
 
 from notes.core.clock import Clock, utc_now
 from notes.entities import ANY_LISTENER, ListenerFailure, NoteEvent, UndecodableEvent
@@ -139,9 +139,12 @@ class Dispatcher:
     several dispatchers, in one process or many, never handle one event at the same time.
 
     A listener that fails on part of a batch says which events (``EventsFailedError``; the
-    listeners of ``notes.services.listeners`` find them inside one transaction); the batch
-    is then published again without them, so the listeners after the failed one handle the
-    rest, and those that had handled it find their records and skip it. A listener that
+    listeners of ``notes.services.listeners`` find them inside one transaction; the bus
+    names them itself for a plain, one-event listener). When no listener was skipped for
+    it, the rest of the batch is then done; when some were (they come after the failed
+    one), the batch is published again without the failed events, so those listeners
+    handle the rest, and the listeners that had handled it find their records and skip it.
+    A listener that
     fails without saying which events is narrowed down by halving the batch until single
     events fail. Every failure is counted for its (event, listener) and the event retried
     later, or parked after ``policy.max_attempts``. An event row this release cannot read is
@@ -251,8 +254,10 @@ class Dispatcher:
     ) -> None:
         """Publish ``events`` until each one is done or has failed for some listener.
 
-        Each round publishes the events not yet failed; a listener that names the events it
-        failed on removes them, and the next round runs the listeners after it on the rest.
+        Each round publishes the events not yet failed. A listener that names the events it
+        failed on (``EventsFailedError``, or the bus's ``PartialFailureError`` for a plain
+        listener) removes them; if a listener was skipped because it comes after a failed
+        one, the next round runs it on the rest, else the rest are done.
         A failure that names no events splits the batch in two. Every round removes at least
         one event or ends, so this ends.
         """
@@ -268,6 +273,11 @@ class Dispatcher:
             events = [e for e in events if e.id not in outcome.failures]
             if not blind:
                 if not named:  # pragma: no cover - the bus reports a failure for a not-ok result
+                    return
+                if not result.skipped:
+                    # Every listener ran, and those that failed named their events and
+                    # handled the others: the others are done, with no second round.
+                    outcome.done.extend(e.id for e in events if e.id is not None)
                     return
                 continue
             if len(events) == 1 and events[0].id is not None:
@@ -304,14 +314,28 @@ def _attribute(
     named = False
     blind: list[tuple[str, Exception]] = []
     for listener, error in failed.items():
-        if isinstance(error, EventsFailedError) and error.failures.keys() & ids:
-            for event_id, cause in error.failures.items():
+        failures = _named(error)
+        if failures.keys() & ids:
+            for event_id, cause in failures.items():
                 if event_id in ids:
                     outcome.fail(event_id, listener, cause)
                     named = True
         else:
             blind.append((listener, error))
     return named, blind
+
+
+def _named(error: Exception) -> Mapping[int, BaseException]:
+    """The events a listener's failure names, by id, each with its own error (or none)."""
+    if isinstance(error, EventsFailedError):
+        return error.failures
+    if isinstance(error, PartialFailureError):
+        return {
+            event.id: cause
+            for event, cause in error.failures
+            if isinstance(event, NoteEvent) and event.id is not None
+        }
+    return {}
 
 
 class EventPruner:

@@ -135,6 +135,64 @@ async def test_a_listener_naming_its_bad_event_holds_back_only_that_one(memory_d
         assert await uow.events.processed_by(still_pending) == frozenset()
 
 
+async def test_a_plain_listener_raising_for_some_events_holds_back_those_in_one_round(memory_db):
+    service = NotesService(memory_db.unit_of_work)
+    notes = [await service.create(OWNER, contents=f"#n{i}") for i in range(6)]
+    bad = {notes[1].id, notes[4].id}
+    plain_calls: list[int] = []
+    shares: list[int] = []
+
+    async def refuses_bad(event):
+        plain_calls.append(event.id)
+        if event.note_id in bad:
+            raise RuntimeError("cannot handle this note")
+
+    async def beside(uow, events):
+        shares.append(len(events))
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe("refuses_bad", refuses_bad, events=(NoteEvent,))
+    bus.subscribe_batch(
+        "beside", once("beside", beside, memory_db.unit_of_work), events=NOTE_EVENTS
+    )
+
+    report = await Dispatcher(memory_db.unit_of_work, bus).dispatch_batch()
+
+    assert (report.claimed, report.dispatched, report.failed) == (6, 4, 2)
+    # One round: each event once through the plain listener, the batch once through the other.
+    assert len(plain_calls) == 6
+    assert shares == [6]
+    held = await pending(memory_db)
+    assert sorted(memory_db.events[i].note_id for i in held) == sorted(bad)
+
+
+async def test_the_listeners_after_a_partly_failed_plain_one_get_the_rest_in_a_second_round(
+    memory_db,
+):
+    service = NotesService(memory_db.unit_of_work)
+    notes = [await service.create(OWNER, contents=f"#n{i}") for i in range(5)]
+    bad = notes[2].id
+    after: list[tuple[int, ...]] = []
+
+    async def refuses_bad(event):
+        if event.note_id == bad:
+            raise RuntimeError("no")
+
+    async def downstream(events):
+        after.append(tuple(e.id for e in events))
+
+    bus: EventBus[NoteEvent] = EventBus()
+    bus.subscribe("refuses_bad", refuses_bad, events=(NoteEvent,))
+    bus.subscribe_batch("downstream", downstream, after=("refuses_bad",))
+
+    report = await Dispatcher(memory_db.unit_of_work, bus).dispatch_batch()
+
+    assert (report.dispatched, report.failed) == (4, 1)
+    [held] = await pending(memory_db)
+    assert memory_db.events[held].note_id == bad
+    assert after == [tuple(sorted(set(memory_db.events) - {held}))]
+
+
 async def test_a_listener_failing_without_naming_events_is_narrowed_down_by_halves(memory_db):
     service = NotesService(memory_db.unit_of_work)
     notes = [await service.create(OWNER, contents=f"#n{i}") for i in range(8)]
@@ -300,19 +358,19 @@ async def test_once_stop_is_set_no_further_event_of_a_failed_batch_is_retried(me
     stop = asyncio.Event()
     tries = []
 
-    async def fails_and_stops(event):
-        tries.append(event.id)
+    async def fails_and_stops(events):
+        tries.append([event.id for event in events])
         stop.set()
         raise RuntimeError("fails")
 
     bus: EventBus[NoteEvent] = EventBus()
-    bus.subscribe("fails", fails_and_stops, events=(NoteEvent,))
+    bus.subscribe_batch("fails", fails_and_stops, events=(NoteEvent,))
     service = NotesService(memory_db.unit_of_work)
     for _ in range(3):
         await service.create(OWNER, contents="x")
 
     assert await Dispatcher(memory_db.unit_of_work, bus).dispatch_pending(stop) == 0
-    assert len(tries) == 1  # the batch's try; no event tried alone after the stop
+    assert len(tries) == 1  # the batch's try; no half of it tried after the stop
     assert len(await pending(memory_db)) == 3
 
 
@@ -569,6 +627,59 @@ async def test_500_poisoned_events_are_parked_and_5000_others_all_dispatched_in_
     assert len(dispatch_lines) == 500 * attempts
     assert all(r.exc_info is None and len(r.getMessage()) < 400 for r in caplog.records)
     assert all(r.levelno < logging.ERROR or r.name == "eventing" for r in caplog.records)
+
+
+@pytest.mark.integrated
+async def test_500_events_a_plain_listener_raises_for_cost_the_5000_others_no_extra_round(
+    sql, committing_uow
+):
+    """A plain listener raising in Python for 500 events among 5,500: the bus names them, so
+    every batch is one claim and one unit of work per listener, as with no failure at all,
+    and the 5,000 others are dispatched in the first pass."""
+    owner = await _new_owner(sql)
+    poison_every = 11
+    async with committing_uow() as uow:
+        notes = [
+            _note(owner, f"note {i} #{'poison' if i % poison_every == 0 else f't{i % 7}'}", i)
+            for i in range(5500)
+        ]
+        await uow.notes.add_all(notes)
+        await uow.events.add_all([NoteCreated.of(n, at=n.creation_date) for n in notes])
+        await uow.commit()
+    poisoned = {n.id for i, n in enumerate(notes) if i % poison_every == 0}
+
+    async def picky(event):
+        if event.note_id in poisoned:
+            raise RuntimeError("poisoned")
+
+    units = 0
+
+    def counted():
+        nonlocal units
+        units += 1
+        return committing_uow()
+
+    bus = build_bus(counted)
+    bus.subscribe("picky", picky, events=NOTE_EVENTS)
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=3, base=1.0, cap=4.0)
+    dispatcher = Dispatcher(counted, bus, batch_size=100, policy=policy, clock=clock)
+
+    assert await dispatcher.dispatch_pending() >= 5000  # (and leftovers of other tests)
+    # 56 claims (55 full batches and an empty one) and 4 listener units of work a batch
+    # (the delivery listener's check of subscriptions among them): no second round, which
+    # would be 4 more a batch.
+    assert units <= 56 + 55 * 4 + 10
+    assert await _undispatched(sql, owner) == 500
+    for _ in range(3):
+        clock.advance(3600)
+        await dispatcher.dispatch_pending()
+    assert await _undispatched(sql, owner) == 0
+    async with committing_uow() as uow:
+        parked = await uow.events.parked(limit=10_000, listener="picky")
+    assert {p.note_id for p in parked if p.note_id in poisoned} == poisoned
+    async with committing_uow() as uow:
+        assert await uow.note_tags.note_tags(notes[1].id) == frozenset({"t1"})
 
 
 async def _new_owner(sql):
