@@ -144,11 +144,10 @@ class Dispatcher:
     it, the rest of the batch is then done; when some were (they come after the failed
     one), the batch is published again without the failed events, so those listeners
     handle the rest, and the listeners that had handled it find their records and skip it.
-    A listener that
-    fails without saying which events is narrowed down by halving the batch until single
-    events fail. Every failure is counted for its (event, listener) and the event retried
-    later, or parked after ``policy.max_attempts``. An event row this release cannot read is
-    parked at once.
+    A listener that fails without saying which events is narrowed down by halving the batch
+    until single events fail. Every failure is counted for its (event, listener) and the
+    event retried later, or parked after ``policy.max_attempts``. An event row this release
+    cannot read is parked at once.
     """
 
     def __init__(
