@@ -44,11 +44,11 @@ import localpg
 from common import bench_account, machine, migrate
 from notes.bootstrap import Container, bootstrap
 from notes.core.config import Settings
+from poison_worker import POISON_TAG
 from sqlalchemy import text
 
 DATABASE = "notes_bench_events"
 POISON_DATABASE = "notes_bench_events_poison"
-POISON_TAG = "poison"
 # In the poison run's database only: the tag listener's statement fails for a poisoned note.
 POISON_TRIGGER = f"""
 CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$

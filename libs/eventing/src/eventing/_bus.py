@@ -345,7 +345,8 @@ async def _deliver(
 
 
 async def _each(listener: _Listener, share: tuple[object, ...]) -> None:
-    """Call a plain handler on every event of its share; the events it raised on, if any."""
+    """Call a plain handler on every event of its share; if it raised on some, raise a
+    ``PartialFailureError`` naming them."""
     failures: list[tuple[object, Exception]] = []
     for event in share:
         try:

@@ -571,29 +571,13 @@ async def test_500_poisoned_events_are_parked_and_5000_others_all_dispatched_in_
     """500 events a listener always fails on, among 5,000 it handles: every other event is
     dispatched, each poisoned one parked after exactly max_attempts tries, the number of
     claims and listener transactions bounded, and one short log line per failure."""
-    owner = await _new_owner(sql)
-    poison_every = 11  # 500 of 5,500
-    async with committing_uow() as uow:
-        notes = []
-        for i in range(5500):
-            tag = "poison" if i % poison_every == 0 else f"t{i % 7}"
-            notes.append(_note(owner, f"note {i} #{tag}", i))
-        await uow.notes.add_all(notes)
-        await uow.events.add_all([NoteCreated.of(n, at=n.creation_date) for n in notes])
-        await uow.commit()
-    poisoned = {n.id for i, n in enumerate(notes) if i % poison_every == 0}
+    owner, _, poisoned = await _poisoned_backlog(sql, committing_uow)
 
     async def picky(uow, events):
         if any(e.note_id in poisoned for e in events):
             raise RuntimeError("poisoned\n" + "detail " * 500)
 
-    units = 0
-
-    def counted():
-        nonlocal units
-        units += 1
-        return committing_uow()
-
+    counted = _CountedUnits(committing_uow)
     bus = build_bus(counted)
     bus.subscribe_batch("picky", once("picky", picky, counted), events=NOTE_EVENTS)
     clock = ManualClock()
@@ -603,7 +587,7 @@ async def test_500_poisoned_events_are_parked_and_5000_others_all_dispatched_in_
     caplog.set_level(logging.INFO)
 
     first_pass = await dispatcher.dispatch_pending()
-    first_units = units
+    first_units = counted.units
     passes = 1
     while await _undispatched(sql, owner) and passes < attempts + 2:
         clock.advance(3600)
@@ -636,29 +620,13 @@ async def test_500_events_a_plain_listener_raises_for_cost_the_5000_others_no_ex
     """A plain listener raising in Python for 500 events among 5,500: the bus names them, so
     every batch is one claim and one unit of work per listener, as with no failure at all,
     and the 5,000 others are dispatched in the first pass."""
-    owner = await _new_owner(sql)
-    poison_every = 11
-    async with committing_uow() as uow:
-        notes = [
-            _note(owner, f"note {i} #{'poison' if i % poison_every == 0 else f't{i % 7}'}", i)
-            for i in range(5500)
-        ]
-        await uow.notes.add_all(notes)
-        await uow.events.add_all([NoteCreated.of(n, at=n.creation_date) for n in notes])
-        await uow.commit()
-    poisoned = {n.id for i, n in enumerate(notes) if i % poison_every == 0}
+    owner, notes, poisoned = await _poisoned_backlog(sql, committing_uow)
 
     async def picky(event):
         if event.note_id in poisoned:
             raise RuntimeError("poisoned")
 
-    units = 0
-
-    def counted():
-        nonlocal units
-        units += 1
-        return committing_uow()
-
+    counted = _CountedUnits(committing_uow)
     bus = build_bus(counted)
     bus.subscribe("picky", picky, events=NOTE_EVENTS)
     clock = ManualClock()
@@ -669,7 +637,7 @@ async def test_500_events_a_plain_listener_raises_for_cost_the_5000_others_no_ex
     # 56 claims (55 full batches and an empty one) and 4 listener units of work a batch
     # (the delivery listener's check of subscriptions among them): no second round, which
     # would be 4 more a batch.
-    assert units <= 56 + 55 * 4 + 10
+    assert counted.units <= 56 + 55 * 4 + 10
     assert await _undispatched(sql, owner) == 500
     for _ in range(3):
         clock.advance(3600)
@@ -680,6 +648,33 @@ async def test_500_events_a_plain_listener_raises_for_cost_the_5000_others_no_ex
     assert {p.note_id for p in parked if p.note_id in poisoned} == poisoned
     async with committing_uow() as uow:
         assert await uow.note_tags.note_tags(notes[1].id) == frozenset({"t1"})
+
+
+async def _poisoned_backlog(sql, committing_uow, *, total=5500, poison_every=11):
+    """A new owner's ``total`` notes and their events, one in ``poison_every`` tagged
+    ``#poison`` (500 of 5,500); the owner, the notes and the poisoned notes' ids."""
+    owner = await _new_owner(sql)
+    notes = [
+        _note(owner, f"note {i} #{'poison' if i % poison_every == 0 else f't{i % 7}'}", i)
+        for i in range(total)
+    ]
+    async with committing_uow() as uow:
+        await uow.notes.add_all(notes)
+        await uow.events.add_all([NoteCreated.of(n, at=n.creation_date) for n in notes])
+        await uow.commit()
+    return owner, notes, {n.id for i, n in enumerate(notes) if i % poison_every == 0}
+
+
+class _CountedUnits:
+    """Units of work of ``factory``, counted as they are made."""
+
+    def __init__(self, factory):
+        self._factory = factory
+        self.units = 0
+
+    def __call__(self):
+        self.units += 1
+        return self._factory()
 
 
 async def _new_owner(sql):
