@@ -210,11 +210,14 @@ def _in_transaction(database_url, app_name):
 
 
 @pytest.mark.own_process
-async def test_a_client_that_leaves_mid_export_frees_its_cursor_and_transaction(
-    launcher, make_unique
+@pytest.mark.parametrize("client_does", ["leaves", "stops reading"])
+async def test_a_client_that_leaves_or_stalls_mid_export_frees_its_transaction(
+    launcher, make_unique, client_does
 ):
     app_name = make_unique("export")
-    app = launcher.start(NOTES_APP_NAME=app_name)
+    # The server's idle-transaction limit is also how long the app waits for a client that
+    # reads nothing.
+    app = launcher.start(NOTES_APP_NAME=app_name, NOTES_DB_IDLE_IN_TRANSACTION_TIMEOUT="2")
     headers = await _account(app.base_url)
     lines = _lines({"contents": f"{i} " + "z" * 2000} for i in range(10_000))
     async with httpx.AsyncClient(base_url=app.base_url, timeout=60, headers=headers) as client:
@@ -228,14 +231,28 @@ async def test_a_client_that_leaves_mid_export_frees_its_cursor_and_transaction(
             held = await _wait_for(
                 lambda: _in_transaction(launcher.database_url, app_name), "the export's read"
             )
-            assert any("notes_export" in query for _, query in held), held
+            assert any(query.startswith("COPY (") for _, query in held), held
+            if client_does == "leaves":
+                sock.close()
+            assert await _wait_for(
+                lambda: not _in_transaction(launcher.database_url, app_name), "the release"
+            )
+            if client_does == "stops reading":
+                # The app dropped the connection without the body's last chunk.
+                rest = await asyncio.to_thread(_read_to_the_end, sock)
+                assert not rest.endswith(b"0\r\n\r\n")
         finally:
-            sock.close()  # the client goes away
-        assert await _wait_for(
-            lambda: not _in_transaction(launcher.database_url, app_name), "the release"
-        )
+            sock.close()
         # The app serves on, its connection given back.
         assert (await client.get("/notes/", params={"limit": 1})).status_code == 200
+
+
+def _read_to_the_end(sock):
+    """What the socket holds until the peer closes it; the last bytes of it."""
+    tail = b""
+    while data := sock.recv(65536):
+        tail = (tail + data)[-16:]
+    return tail
 
 
 def _start_export(base_url, headers):

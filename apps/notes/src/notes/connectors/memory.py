@@ -1381,7 +1381,7 @@ class InMemoryNoteExporter:
                 yield "".join(
                     _export_line(note) + "\n" for note in found[start : start + batch_size]
                 ).encode()
-                await asyncio.sleep(0)  # a suspension point, as a FETCH is
+                await asyncio.sleep(0)  # a suspension point, as a read of the COPY is
         finally:
             self.open_exports -= 1
 

@@ -6,6 +6,8 @@ never read as note ids.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Annotated, Any
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from notes.core.errors import CommitOutcomeUnknownError, UnavailableError
 from notes.interface.auth import PrincipalDep
@@ -33,25 +35,55 @@ from notes.interface.schemas import (
 from notes.services.transfer import ImportInterruptedError, ImportReport
 
 router = APIRouter(prefix="/notes", tags=["notes"])
+_logger = logging.getLogger(__name__)
 
 # The longest reason given for a refused line.
 _MAX_REASON = 300
 
 
+class _ClientStalledError(Exception):
+    """The client took nothing of a chunk in time."""
+
+
 class NdjsonStream(StreamingResponse):
     """A streamed NDJSON body whose source is closed as soon as the response ends, however it
     ends: a client that goes away releases what the source holds at once, not whenever the
-    garbage collector gets to it."""
+    garbage collector gets to it.
+
+    A client that stays connected but takes nothing of a chunk for ``stall_timeout`` seconds
+    (0: no limit) is dropped the same way, so that it cannot hold the source's read open; the
+    connection is closed without the body's end, so the client cannot take the part it got for
+    a whole body.
+    """
 
     media_type = NDJSON
 
-    def __init__(self, source: AsyncGenerator[bytes, None]) -> None:
+    def __init__(self, source: AsyncGenerator[bytes, None], *, stall_timeout: float = 0) -> None:
         super().__init__(source, headers={"Cache-Control": "no-store"})
         self._source = source
+        self._stall_timeout = stall_timeout or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_in_time(message: Message) -> None:
+            timer = asyncio.timeout(self._stall_timeout)
+            try:
+                async with timer:
+                    await send(message)
+            except TimeoutError:
+                if timer.expired():
+                    raise _ClientStalledError from None
+                raise
+
         async with aclosing(self._source):
-            await super().__call__(scope, receive, send)
+            try:
+                await super().__call__(scope, receive, send_in_time)
+            except _ClientStalledError:
+                _logger.warning(
+                    "%s %s: the client read nothing for %s s; its response is dropped",
+                    scope["method"],
+                    scope["path"],
+                    self._stall_timeout,
+                )
 
 
 async def _starting_with(
@@ -82,13 +114,15 @@ async def _starting_with(
 async def export_notes(
     principal: PrincipalDep,
     service: TransferServiceDep,
+    settings: SettingsDep,
     query: Annotated[NoteExportQuery, Query()],
 ) -> Response:
     """Every live note matching the filters (those of the list), newest first, as NDJSON.
 
     The notes are read in batches from one snapshot as the client reads; a failure before
     the first batch is a 503 problem, one after it ends the response early (the body then
-    lacks its last chunk).
+    lacks its last chunk), and so does a client that reads nothing for the server's idle
+    transaction limit.
     """
     where = note_filter(query)
     stream = service.export(principal.user_id, where=where)
@@ -99,7 +133,11 @@ async def export_notes(
     except BaseException:
         await stream.aclose()
         raise
-    return NdjsonStream(_starting_with(first, stream))
+    # A client that stops reading would hold the export's transaction open: it is dropped
+    # after as long as the server lets a transaction sit idle.
+    return NdjsonStream(
+        _starting_with(first, stream), stall_timeout=settings.db_idle_in_transaction_timeout
+    )
 
 
 def parse_line(line: bytes) -> tuple[str, str]:

@@ -1,17 +1,23 @@
 # mypy: disallow-untyped-defs=False, disallow-incomplete-defs=False, disallow-untyped-calls=False
-"""``/notes/export`` and ``/notes/import`` in this process, on the fakes: the answers' shapes.
+"""``/notes/export`` and ``/notes/import`` in this process, on the fakes: the answers' shapes,
+and the export's response class against an ASGI ``send`` of the test's own.
 
 Streaming itself is tested over real HTTP (``transfer_external_test.py``): this transport
 buffers whole bodies.
 """
 
+import asyncio
 import json
 
 import pytest
 from starlette.requests import ClientDisconnect
 
-from notes.core.errors import CommitOutcomeUnknownError, DatabaseUnavailableError
-from notes.interface.routers.transfer import _interrupted, parse_line
+from notes.core.errors import (
+    CommitOutcomeUnknownError,
+    DatabaseTimeoutError,
+    DatabaseUnavailableError,
+)
+from notes.interface.routers.transfer import NdjsonStream, _interrupted, parse_line
 from notes.services.transfer import ImportInterruptedError, ImportReport
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -156,3 +162,56 @@ def test_an_import_stopped_by_a_bug_is_raised_on():
     with pytest.raises(ImportInterruptedError) as raised:
         _interrupted(error, retry_after=2)
     assert raised.value is error
+
+
+class _Source:
+    """An export's chunks: ``chunks``, then ``error`` if given; says whether it was closed."""
+
+    def __init__(self, chunks, error=None):
+        self.chunks, self.error, self.closed = chunks, error, False
+
+    async def stream(self):
+        try:
+            for chunk in self.chunks:
+                yield chunk
+            if self.error is not None:
+                raise self.error
+        finally:
+            self.closed = True
+
+
+async def _respond(response, send):
+    async def receive():  # a client that stays connected
+        await asyncio.Event().wait()
+
+    scope = {"type": "http", "method": "GET", "path": "/notes/export"}
+    async with asyncio.timeout(5):
+        await response(scope, receive, send)
+
+
+async def test_a_client_that_takes_nothing_in_time_is_dropped_and_the_source_closed(caplog):
+    source = _Source([b"1\n", b"2\n", b"3\n"])
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+        if message.get("body") == b"2\n":  # the client stops reading here
+            await asyncio.Event().wait()
+
+    await _respond(NdjsonStream(source.stream(), stall_timeout=0.05), send)
+
+    assert source.closed
+    assert [message.get("body") for message in sent] == [None, b"1\n", b"2\n"]
+    assert not any(message.get("more_body") is False for message in sent)  # no end of body
+    assert "read nothing for 0.05 s" in caplog.text
+
+
+async def test_a_timeout_of_the_database_is_not_taken_for_a_slow_client():
+    source = _Source([b"1\n"], error=DatabaseTimeoutError("statement timeout"))
+
+    async def send(message):
+        pass
+
+    with pytest.raises(DatabaseTimeoutError):
+        await _respond(NdjsonStream(source.stream(), stall_timeout=5), send)
+    assert source.closed
