@@ -259,15 +259,14 @@ async def test_a_copy_the_server_ends_midway_fails_the_export_and_the_pool_recov
 ):
     end, error = ending
     await _many_large_notes(sql, owner)
-    service = transfer
 
     got: list[int] = []
     with pytest.raises(error):
-        await _read_and_end_the_copy(service.export(owner), end, sql, app_settings.app_name, got)
+        await _read_and_end_the_copy(transfer.export(owner), end, sql, app_settings.app_name, got)
     assert 0 < sum(got) < 20_000  # what was already on its way, not the rest
     # The pool may be opening a connection in place of an ended one: wait for it.
     async with asyncio.timeout(10):
         while held := await _in_transaction(sql, app_settings.app_name):
             assert all(state == "starting" for state, _ in held), held
             await asyncio.sleep(0.05)
-    assert len(await _export(service, owner)) == 20_000
+    assert len(await _export(transfer, owner)) == 20_000

@@ -26,6 +26,10 @@ _TRAILER_LENGTH = 2
 # The most bytes of lines one chunk holds (besides ``batch_size`` lines at most).
 CHUNK_BYTES = 256 * 1024
 
+# Every export's transaction: UTC timestamps (``...+00:00``), UTF-8 lines, and no
+# ``statement_timeout``, since the export is one statement.
+_EVERY_EXPORT = {"TimeZone": "UTC", "client_encoding": "UTF8", "statement_timeout": "0"}
+
 # Without a text or tag filter, the export walks the owner's index in the list's order, and
 # these settings make that walk a parallel index scan under a Gather Merge: the lines are
 # rendered on two or three processes. The planner's defaults price a row as a plain one and
@@ -35,12 +39,12 @@ CHUNK_BYTES = 256 * 1024
 # parallel scan and a sort spilled to disk. PostgreSQL's own least sizes for a parallel scan
 # still keep small exports on one process. A text or tag filter keeps the planner's own plan,
 # as the list does: a search may match few notes of many.
-_PARALLEL_IN_INDEX_ORDER = (
-    "SET LOCAL parallel_setup_cost = 0",
-    "SET LOCAL parallel_tuple_cost = 0",
-    "SET LOCAL cpu_tuple_cost = 0.1",
-    "SET LOCAL enable_sort = off",
-)
+_PARALLEL_IN_INDEX_ORDER = {
+    "parallel_setup_cost": "0",
+    "parallel_tuple_cost": "0",
+    "cpu_tuple_cost": "0.1",
+    "enable_sort": "off",
+}
 
 
 class PooledNoteExporter:
@@ -60,9 +64,8 @@ class PooledNoteExporter:
     The transaction's ``TimeZone`` is UTC, so the timestamps read ``...+00:00``.
     """
 
-    def __init__(self, pool: ReadPool, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
-        self._chunk_bytes = chunk_bytes
 
     async def export(
         self, owner_id: uuid.UUID, *, where: NoteFilter, batch_size: int
@@ -70,26 +73,25 @@ class PooledNoteExporter:
         sql, params = export_sql(owner_id, where)
         # read_connection turns a failure of the database into the service's error.
         async with read_connection(self._pool) as connection, connection.transaction():
-            for statement in _settings(where):
-                await connection.execute(statement)
+            await connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # One round trip for the rest: set_config(..., true) is SET LOCAL.
+            settings = _settings(where)
+            await connection.execute(
+                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(settings)),
+                [value for pair in settings.items() for value in pair],
+            )
             cursor = connection.cursor()
             # COPY takes no server-side parameters: psycopg binds them into the text.
             async with cursor.copy(f"COPY ({sql}) TO STDOUT {_COPY_OPTIONS}", params):
-                async for chunk in _copied(connection, batch_size, self._chunk_bytes):
+                async for chunk in _copied(connection, batch_size, CHUNK_BYTES):
                     yield chunk
 
 
-def _settings(where: NoteFilter) -> list[str]:
-    """The statements that set the export's transaction up, before its COPY."""
-    statements = [
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        "SET LOCAL TimeZone = 'UTC'",
-        "SET LOCAL client_encoding = 'UTF8'",
-        "SET LOCAL statement_timeout = 0",
-    ]
+def _settings(where: NoteFilter) -> dict[str, str]:
+    """The settings of the export's transaction, by name."""
     if where.text is None and where.tag is None:
-        statements += _PARALLEL_IN_INDEX_ORDER
-    return statements
+        return _EVERY_EXPORT | _PARALLEL_IN_INDEX_ORDER
+    return _EVERY_EXPORT
 
 
 async def _copied(
